@@ -1,0 +1,74 @@
+"""Every error guetteur raises on purpose.
+
+    GuetteurError                 base: catch this to catch ours
+    ├── MarkingError              a marking or clearance string that cannot be parsed
+    ├── IngestError               one input (file, feed entry) could not be read; names it
+    │   └── NoMarkingError        an input with no banner, no --marking and no source default
+    ├── WorkspaceError            no workspace, or a workspace that is not ours / not initialised
+    ├── UnknownUserError          --as names a user the workspace does not know
+    ├── NotFoundError             a record that does not exist *for this reader*
+    ├── AuditChainError           the audit chain was edited or truncated; names the first bad row
+    └── MissingDependencyError    an optional extra is not installed; says which to install
+
+Messages say what went wrong with which input and, where it helps, what to do.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuditChainError",
+    "GuetteurError",
+    "IngestError",
+    "MarkingError",
+    "MissingDependencyError",
+    "NoMarkingError",
+    "NotFoundError",
+    "UnknownUserError",
+    "WorkspaceError",
+]
+
+
+class GuetteurError(Exception):
+    """Base of every error guetteur raises on purpose."""
+
+
+class MarkingError(GuetteurError, ValueError):
+    """A marking or clearance string that cannot be parsed."""
+
+
+class IngestError(GuetteurError):
+    """One input could not be read. `origin` names it (a path, or path#entry)."""
+
+    def __init__(self, origin: str, reason: str) -> None:
+        self.origin = origin
+        self.reason = reason
+        super().__init__(f"{origin}: {reason}")
+
+
+class NoMarkingError(IngestError):
+    """An input with no banner, no --marking and no default marking for its source."""
+
+
+class WorkspaceError(GuetteurError):
+    """The workspace is missing, not initialised, or not a guetteur workspace."""
+
+
+class UnknownUserError(GuetteurError):
+    """A user name the workspace does not know."""
+
+
+class NotFoundError(GuetteurError):
+    """A record that does not exist, or that this reader may not know exists."""
+
+
+class AuditChainError(GuetteurError):
+    """The audit chain is broken; `row_id` is the first row that does not verify."""
+
+    def __init__(self, row_id: int, reason: str) -> None:
+        self.row_id = row_id
+        self.reason = reason
+        super().__init__(f"audit chain broken at row {row_id}: {reason}")
+
+
+class MissingDependencyError(GuetteurError):
+    """An optional dependency is missing; the message names the extra to install."""
