@@ -1,0 +1,18 @@
+"""Core types of guetteur. Pure values: no I/O, nothing else of ours imported."""
+
+from guetteur.model._countries import GROUPS, expand_releasability
+from guetteur.model.document import Chunk, Document
+from guetteur.model.grade import Grade
+from guetteur.model.marking import Authority, Clearance, Level, Marking
+
+__all__ = [
+    "GROUPS",
+    "Authority",
+    "Chunk",
+    "Clearance",
+    "Document",
+    "Grade",
+    "Level",
+    "Marking",
+    "expand_releasability",
+]
