@@ -1,0 +1,5 @@
+"""`python -m guetteur` runs the CLI."""
+
+from guetteur.cli import main
+
+main()

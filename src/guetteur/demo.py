@@ -1,0 +1,145 @@
+"""`guetteur demo`: the core promise on one screen.
+
+Builds a fresh workspace, adds users of four nations and clearances, ingests
+the fictional exercise scenario shipped in examples/, then runs the same
+searches as each user: every one sees only what their clearance, nation and
+caveats allow, and a French question finds English reports.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from guetteur._exceptions import GuetteurError, NotFoundError
+from guetteur.ingest.registry import iter_input_files
+from guetteur.security.markings import parse_clearance, parse_marking
+from guetteur.workspace import Workspace
+
+__all__ = ["DEMO_USERS", "run_demo", "scenario_path"]
+
+# name → (clearance, nationality, caveats). The first is the default user.
+DEMO_USERS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "ops": ("NATO SECRET", "FRA", ("CRYPTO",)),
+    "deu_nc": ("NATO CONFIDENTIAL", "DEU", ()),
+    "lux_nr": ("NATO RESTRICTED", "LUX", ()),
+    "usa_ns": ("NATO SECRET", "USA", ()),
+}
+DEMO_QUERIES = [
+    "frappe de drone sur le dépôt de carburant",
+    "railway bridge sabotage",
+    "hameçonnage réseau logistique du port",
+]
+# Open-source inputs of the scenario carry no banner: this is their floor.
+DEMO_FLOOR_MARKING = "NATO UNCLASSIFIED"
+
+
+def scenario_path() -> Path:
+    """The scenario inside an installed wheel, else in the source checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "examples" / "scenario", here.parents[1] / "examples" / "scenario"):
+        if candidate.is_dir():
+            return candidate
+    raise GuetteurError("the exercise scenario (examples/scenario) is not installed with guetteur")
+
+
+def run_demo(console: Console, keep: Path | None = None) -> None:
+    scenario = scenario_path()
+    with tempfile.TemporaryDirectory(prefix="guetteur-demo-") as scratch:
+        home = keep or Path(scratch) / "workspace"
+        first, *others = DEMO_USERS.items()
+        name, (level, nation, caveats) = first
+        with Workspace.create(home, name, parse_clearance(level, nation, caveats)) as workspace:
+            for other, (level, nation, caveats) in others:
+                workspace.add_user(other, parse_clearance(level, nation, caveats), actor=name)
+            _ingest(console, workspace, scenario)
+            _visibility(console, workspace)
+            for query in DEMO_QUERIES:
+                _search(console, workspace, query)
+            _denied_show(console, workspace)
+            rows, head = workspace.verify_audit()
+            console.print(f"\naudit chain intact: {rows} events, head {head[:16]}…", highlight=False)
+        if keep:
+            console.print(f"workspace kept in {keep} (GUETTEUR_HOME={keep})", highlight=False)
+
+
+def _ingest(console: Console, workspace: Workspace, scenario: Path) -> None:
+    console.rule("[bold]1. Ingest the exercise scenario")
+    files = list(iter_input_files([scenario]))
+    with Progress(
+        TextColumn("ingest"), BarColumn(), MofNCompleteColumn(), console=console, transient=True
+    ) as progress:
+        task = progress.add_task("", total=len(files))
+        report = workspace.ingest(
+            workspace.user(),
+            [scenario],
+            source="exercise",
+            marking=parse_marking(DEMO_FLOOR_MARKING),
+            on_file=lambda path: progress.advance(task),
+        )
+    console.print(
+        f"{len(files)} files → {report.ingested} documents stored, "
+        f"{report.duplicates} duplicates, {len(report.failed)} failed "
+        f"(inputs without a banner are marked at least {DEMO_FLOOR_MARKING})",
+        highlight=False,
+    )
+    for failure in report.failed:
+        console.print(f"  failed: {failure['path']}: {failure['error']}", highlight=False)
+
+
+def _visibility(console: Console, workspace: Workspace) -> None:
+    console.rule("[bold]2. Who may read what")
+    table = Table("user", "clearance", "nation", "caveats", "documents readable")
+    for user in workspace.users():
+        counted = workspace.stats(user)
+        table.add_row(
+            user.name,
+            user.clearance.level.name.replace("_", " "),
+            user.clearance.nationality,
+            ", ".join(sorted(user.clearance.caveats)) or "-",
+            str(counted.documents),
+        )
+    console.print(table)
+
+
+def _search(console: Console, workspace: Workspace, query: str) -> None:
+    console.rule(f"[bold]3. Same search, four readers: « {query} »")
+    table = Table("user", "rank", "doc", "lang", "marking", "title", show_lines=False)
+    for user in workspace.users():
+        results = workspace.search(user, query, limit=3)
+        if not results:
+            table.add_row(user.name, "-", "-", "-", "-", "(nothing readable matches)")
+        for rank, result in enumerate(results, 1):
+            table.add_row(
+                user.name if rank == 1 else "",
+                str(rank),
+                result.id[:8],
+                result.language,
+                str(result.marking),
+                result.title[:60],
+            )
+    console.print(table)
+
+
+def _denied_show(console: Console, workspace: Workspace) -> None:
+    console.rule("[bold]4. Asking for a document above one's clearance")
+    ops, lux = workspace.user("ops"), workspace.user("lux_nr")
+    secret = next(
+        (r for r in workspace.search(ops, "NATO SECRET", limit=50) if r.marking.level >= 3),
+        None,
+    )
+    if secret is None:
+        return
+    try:
+        workspace.show(lux, secret.id)
+        console.print("[red]lux_nr could read a SECRET document: this must never happen")
+    except NotFoundError as error:
+        console.print(
+            f"ops reads {secret.id} ({secret.marking}); lux_nr asks for it → « {error} » "
+            "(the same answer as for a document that does not exist)",
+            highlight=False,
+        )

@@ -1,0 +1,67 @@
+"""Cut a document into passages for retrieval and citation.
+
+Passages follow paragraph and sentence boundaries and keep exact character
+offsets into the document text, so a citation can quote the source verbatim.
+Sized for the sentence encoder (which averages over its input: long passages
+blur) and for a model's context (a handful of passages per answer).
+"""
+
+from __future__ import annotations
+
+import re
+
+from guetteur.model import Chunk
+
+__all__ = ["chunk_text"]
+
+TARGET_CHARS = 700
+MAX_CHARS = 1200
+
+# A sentence ends at . ! ? … followed by space, or at a paragraph break.
+_BOUNDARY = re.compile(r"(?<=[.!?…])\s+|\n\s*\n")
+
+
+def _spans(text: str) -> list[tuple[int, int]]:
+    """Sentence-ish spans (start, end) covering the non-blank text."""
+    spans: list[tuple[int, int]] = []
+    position = 0
+    for match in _BOUNDARY.finditer(text):
+        spans.extend(_split_long(text, position, match.start()))
+        position = match.end()
+    spans.extend(_split_long(text, position, len(text)))
+    return [(s, e) for s, e in spans if text[s:e].strip()]
+
+
+def _split_long(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Break a span longer than MAX_CHARS at whitespace (or hard, for one huge token)."""
+    pieces: list[tuple[int, int]] = []
+    while end - start > MAX_CHARS:
+        cut = text.rfind(" ", start, start + MAX_CHARS)
+        cut = cut if cut > start else start + MAX_CHARS
+        pieces.append((start, cut))
+        start = cut
+    pieces.append((start, end))
+    return pieces
+
+
+def chunk_text(text: str) -> list[Chunk]:
+    """Passages of about TARGET_CHARS, never over MAX_CHARS, with exact offsets."""
+    chunks: list[Chunk] = []
+    current: tuple[int, int] | None = None
+    for start, end in _spans(text):
+        if current is not None and end - current[0] > TARGET_CHARS:
+            chunks.append(_chunk(text, len(chunks), *current))
+            current = None
+        current = (start, end) if current is None else (current[0], end)
+    if current is not None:
+        chunks.append(_chunk(text, len(chunks), *current))
+    return chunks
+
+
+def _chunk(text: str, index: int, start: int, end: int) -> Chunk:
+    # Trim surrounding whitespace while keeping offsets exact.
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return Chunk(index=index, start=start, end=end, text=text[start:end])

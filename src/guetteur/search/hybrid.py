@@ -1,0 +1,135 @@
+"""Hybrid retrieval: full text and multilingual vectors, fused by reciprocal rank.
+
+Full text (FTS5/BM25, accents folded) finds exact names, designators and
+codes — "BTR-82A", "35VNF6763382659" — that embeddings blur; the sentence
+encoder finds the same meaning in the other language and in other words. Each
+side ranks only the passages the reader may read (the store filters inside
+its queries); reciprocal rank fusion merges the two lists without having to
+calibrate BM25 against cosine scores. Results are documents, each shown by its
+best passage.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from guetteur.enrich.embeddings import embed
+from guetteur.model import Clearance, Marking
+from guetteur.store.base import ChunkHit, Store
+
+__all__ = ["SearchResult", "fts_query", "hybrid_search", "query_terms"]
+
+# Reciprocal rank fusion constant (Cormack et al., 2009): damps the head of each list.
+RRF_K = 60
+# How many passages each side ranks before fusion.
+POOL = 50
+SNIPPET_CHARS = 240
+
+# Words that carry no retrieval signal in either language; kept short on purpose.
+STOPWORDS = frozenset(
+    """
+    a an and are as at be by for from has have in is it its of on or that the this to was were
+    what when where which who with will would about any all
+    au aux avec ce ces dans de des du elle en est et il ils la le les leur lui ma mais me
+    mes ne nos notre nous on ou par pas pour qu que qui sa se ses son sur ta te tes un une vos
+    votre vous y a été quel quelle quels quelles est-ce
+    """.split()
+)
+_WORD = re.compile(r"[\w][\w\-]*", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """One document found, shown by its best passage."""
+
+    id: str
+    title: str
+    marking: Marking
+    grade: str | None
+    source: str
+    language: str
+    snippet: str
+    score: float
+    chunk_id: int
+    start: int
+    end: int
+
+
+def _fold(word: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", word.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def query_terms(query: str) -> list[str]:
+    """Meaningful words of a query, accents folded, stopwords dropped, order kept."""
+    terms: list[str] = []
+    for word in _WORD.findall(query):
+        folded = _fold(word)
+        if (len(folded) > 1 or folded.isdigit()) and folded not in STOPWORDS:
+            if folded not in terms:
+                terms.append(folded)
+    return terms
+
+
+def fts_query(query: str) -> str | None:
+    """An FTS5 expression: any of the terms (BM25 rewards documents with more of them).
+
+    Every term is quoted, so user text can never inject FTS5 syntax (NEAR,
+    column filters, a bare '*').
+    """
+    terms = query_terms(query)
+    if not terms:
+        return None
+    return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+
+
+def _snippet(hit: ChunkHit, terms: list[str]) -> str:
+    text = " ".join(hit.text.split())
+    if len(text) <= SNIPPET_CHARS:
+        return text
+    folded = _fold(text)
+    positions = [folded.find(t) for t in terms if folded.find(t) >= 0]
+    centre = min(positions) if positions else 0
+    start = max(0, centre - SNIPPET_CHARS // 3)
+    end = min(len(text), start + SNIPPET_CHARS)
+    start = max(0, end - SNIPPET_CHARS)
+    return ("…" if start else "") + text[start:end].strip() + ("…" if end < len(text) else "")
+
+
+def hybrid_search(store: Store, query: str, clearance: Clearance, limit: int = 10) -> list[SearchResult]:
+    """Documents matching `query` that `clearance` may read, best first."""
+    fused: dict[int, float] = {}
+    hits: dict[int, ChunkHit] = {}
+    expression = fts_query(query)
+    text_hits = store.search_text(expression, clearance, POOL) if expression else []
+    vector_hits = store.search_vector(embed([query])[0], clearance, POOL) if query.strip() else []
+    for ranked in (text_hits, vector_hits):
+        for rank, hit in enumerate(ranked):
+            fused[hit.chunk_id] = fused.get(hit.chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+            hits.setdefault(hit.chunk_id, hit)
+    best_per_document: dict[str, tuple[float, ChunkHit]] = {}
+    for chunk_id, score in fused.items():
+        hit = hits[chunk_id]
+        current = best_per_document.get(hit.doc_id)
+        if current is None or score > current[0]:
+            best_per_document[hit.doc_id] = (score, hit)
+    ranked_documents = sorted(best_per_document.values(), key=lambda pair: (-pair[0], pair[1].doc_id))
+    terms = query_terms(query)
+    return [
+        SearchResult(
+            id=hit.doc_id,
+            title=hit.title,
+            marking=hit.marking,
+            grade=hit.grade,
+            source=hit.source,
+            language=hit.language,
+            snippet=_snippet(hit, terms),
+            score=round(score, 6),
+            chunk_id=hit.chunk_id,
+            start=hit.start,
+            end=hit.end,
+        )
+        for score, hit in ranked_documents[:limit]
+    ]

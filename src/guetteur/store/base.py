@@ -1,0 +1,107 @@
+"""The Store contract: what every backend (SQLite now, PostgreSQL next) provides.
+
+Everything above the store — pipeline, search, products, faces — talks to this
+protocol only, never to SQL. Every read that returns records takes the
+reader's `Clearance` and filters *inside its query*: a backend computes the
+markings the reader may read with `readable_marking_ids` (which applies
+`security.may_read`, the one access rule) and restricts rows to those markings
+before any ranking or limit, so nothing above a reader's clearance ever leaves
+the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from guetteur.model import Chunk, Clearance, Document, Marking
+from guetteur.security.audit import AuditRow
+
+__all__ = [
+    "ChunkHit",
+    "DocumentStats",
+    "NewDocument",
+    "Store",
+    "User",
+]
+
+Vector = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    clearance: Clearance
+
+
+@dataclass(frozen=True)
+class NewDocument:
+    """A document ready to store, with its chunks and one embedding per chunk."""
+
+    document: Document
+    chunks: Sequence[Chunk]
+    embeddings: Vector  # shape (len(chunks), dim)
+
+
+@dataclass(frozen=True)
+class ChunkHit:
+    """A chunk returned by a ranked read, with its document's display fields."""
+
+    chunk_id: int
+    doc_id: str
+    title: str
+    marking: Marking
+    grade: str | None
+    source: str
+    language: str
+    text: str
+    start: int
+    end: int
+    score: float  # backend-specific; only the order is meaningful
+
+
+@dataclass(frozen=True)
+class DocumentStats:
+    documents: int
+    chunks: int
+    by_marking: Mapping[str, int] = field(default_factory=dict)
+    by_language: Mapping[str, int] = field(default_factory=dict)
+    by_source: Mapping[str, int] = field(default_factory=dict)
+
+
+class Store(Protocol):
+    """A guetteur workspace's records. Implementations: store.sqlite.SQLiteStore."""
+
+    # --- workspace settings and users
+    def get_setting(self, key: str) -> str | None: ...
+    def set_setting(self, key: str, value: str) -> None: ...
+    def add_user(self, name: str, clearance: Clearance) -> None: ...
+    def get_user(self, name: str) -> User: ...
+    def list_users(self) -> list[User]: ...
+
+    # --- markings and sources
+    def readable_marking_ids(self, clearance: Clearance) -> list[int]: ...
+    def source_default_marking(self, source: str) -> Marking | None: ...
+    def set_source_default_marking(self, source: str, marking: Marking) -> None: ...
+
+    # --- documents
+    def known_hashes(self, sha256s: Sequence[str]) -> set[str]: ...
+    def add_documents(self, batch: Sequence[NewDocument]) -> list[str]: ...
+    def get_document(self, doc_id: str, clearance: Clearance) -> Document: ...
+    def iter_documents(self, clearance: Clearance) -> Iterator[Document]: ...
+    def stats(self, clearance: Clearance) -> DocumentStats: ...
+
+    # --- ranked reads, filtered by clearance before ranking
+    def search_text(self, query: str, clearance: Clearance, limit: int) -> list[ChunkHit]: ...
+    def search_vector(self, vector: Vector, clearance: Clearance, limit: int) -> list[ChunkHit]: ...
+
+    # --- audit
+    def audit(self, actor: str, action: str, detail: Mapping[str, Any]) -> AuditRow: ...
+    def audit_rows(self) -> Iterator[AuditRow]: ...
+    def verify_audit(self) -> tuple[int, str]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,125 @@
+"""Versioned schema of the SQLite store.
+
+`MIGRATIONS[i]` brings a database from version i to i+1; the version lives in
+`PRAGMA user_version`. Add a migration, never edit a released one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from guetteur._exceptions import WorkspaceError
+from guetteur.store.sqlite._connect import complete_statement
+
+__all__ = ["MIGRATIONS", "migrate"]
+
+MIGRATIONS: list[str] = [
+    # 0 → 1: users, markings, documents, chunks, full text, vectors, audit.
+    """
+    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+    CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        level INTEGER NOT NULL,
+        nationality TEXT NOT NULL,
+        caveats TEXT NOT NULL,            -- JSON array
+        created_at TEXT NOT NULL
+    );
+
+    -- Each distinct marking once; rows point at it, and reads filter on the
+    -- ids of the markings a reader may read.
+    CREATE TABLE markings (
+        id INTEGER PRIMARY KEY,
+        canonical TEXT NOT NULL UNIQUE
+    );
+
+    CREATE TABLE sources (
+        name TEXT PRIMARY KEY,
+        default_marking_id INTEGER REFERENCES markings(id)
+    );
+
+    CREATE TABLE documents (
+        id TEXT PRIMARY KEY,
+        sha256 TEXT NOT NULL UNIQUE,
+        title TEXT NOT NULL,
+        text TEXT NOT NULL,
+        language TEXT NOT NULL,
+        marking_id INTEGER NOT NULL REFERENCES markings(id),
+        grade TEXT,
+        source TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        ingested_at TEXT NOT NULL,
+        reported_at TEXT,
+        metadata TEXT NOT NULL            -- JSON object
+    );
+    CREATE INDEX documents_marking ON documents(marking_id);
+
+    CREATE TABLE chunks (
+        id INTEGER PRIMARY KEY,
+        doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        start INTEGER NOT NULL,
+        end INTEGER NOT NULL,
+        marking_id INTEGER NOT NULL REFERENCES markings(id),
+        embedding BLOB NOT NULL           -- float32, sqlite-vec's vec_f32 layout
+    );
+    CREATE INDEX chunks_doc ON chunks(doc_id);
+    CREATE INDEX chunks_marking ON chunks(marking_id);
+
+    -- Accents folded so that "equipement" finds "équipement"; no stemmer, since
+    -- FTS5's porter is English-only and would mangle French.
+    CREATE VIRTUAL TABLE chunks_fts USING fts5(
+        title, text, tokenize = 'unicode61 remove_diacritics 2'
+    );
+
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        detail TEXT NOT NULL,             -- canonical JSON
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    """,
+]
+
+
+def migrate(connection: Any) -> int:
+    """Apply the missing migrations, each in its own transaction; return the version."""
+    version: int = connection.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(MIGRATIONS):
+        raise WorkspaceError(
+            f"workspace schema version {version} is newer than this guetteur "
+            f"({len(MIGRATIONS)}): upgrade guetteur"
+        )
+    for target in range(version + 1, len(MIGRATIONS) + 1):
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(MIGRATIONS[target - 1]):
+                connection.execute(statement)
+            connection.execute(f"PRAGMA user_version = {target}")
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+    return len(MIGRATIONS)
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies whole."""
+    statements: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if complete_statement(buffer):
+            if buffer.strip():
+                statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements

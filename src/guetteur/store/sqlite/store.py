@@ -1,0 +1,389 @@
+"""SQLite implementation of the Store contract (the embedded default).
+
+One file per workspace, WAL mode so readers never block the ingest writer.
+Full text in FTS5, vectors as float32 blobs ranked with sqlite-vec's distance
+functions. Every ranked or listing read restricts rows to the reader's
+readable marking ids inside the SQL statement, before ORDER BY and LIMIT.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from guetteur._exceptions import NotFoundError, UnknownUserError, WorkspaceError
+from guetteur.model import Clearance, Document, Grade, Level, Marking
+from guetteur.security.audit import GENESIS, AuditRow, chain_hash, verify_chain
+from guetteur.security.markings import may_read, parse_marking
+from guetteur.store.base import ChunkHit, DocumentStats, NewDocument, User, Vector
+from guetteur.store.sqlite._connect import connect
+from guetteur.store.sqlite.schema import migrate
+
+__all__ = ["SQLiteStore"]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value is not None else None
+
+
+class SQLiteStore:
+    """A workspace's records in one SQLite file."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path) if str(path) != ":memory:" else path
+        self._db = connect(path)
+        self._lock = threading.RLock()
+        migrate(self._db)
+        self._marking_ids: dict[str, int] = {}
+        self._markings: dict[int, Marking] = {}
+
+    def close(self) -> None:
+        self._db.close()
+
+    # ------------------------------------------------------------------ helpers
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._db.execute(sql, params).fetchone()
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db, self._lock)
+
+    # ------------------------------------------------------------- settings/users
+    def get_setting(self, key: str) -> str | None:
+        row = self._one("SELECT value FROM settings WHERE key = ?", (key,))
+        return row[0] if row else None
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO settings(key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    def add_user(self, name: str, clearance: Clearance) -> None:
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO users(name, level, nationality, caveats, created_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET level = excluded.level, "
+                "nationality = excluded.nationality, caveats = excluded.caveats",
+                (
+                    name,
+                    int(clearance.level),
+                    clearance.nationality,
+                    json.dumps(sorted(clearance.caveats)),
+                    _now(),
+                ),
+            )
+
+    def get_user(self, name: str) -> User:
+        row = self._one("SELECT name, level, nationality, caveats FROM users WHERE name = ?", (name,))
+        if row is None:
+            raise UnknownUserError(
+                f"unknown user {name!r}: add it with `guetteur users add {name} --clearance ...`"
+            )
+        return _user(row)
+
+    def list_users(self) -> list[User]:
+        rows = self._db.execute(
+            "SELECT name, level, nationality, caveats FROM users ORDER BY name"
+        ).fetchall()
+        return [_user(row) for row in rows]
+
+    # ---------------------------------------------------------- markings/sources
+    def _marking(self, marking_id: int) -> Marking:
+        if marking_id not in self._markings:
+            self._load_markings()
+        return self._markings[marking_id]
+
+    def _load_markings(self) -> None:
+        for marking_id, canonical in self._db.execute("SELECT id, canonical FROM markings"):
+            self._markings[marking_id] = parse_marking(canonical)
+            self._marking_ids[canonical] = marking_id
+
+    def _marking_id(self, marking: Marking) -> int:
+        """Intern a marking (inside the caller's transaction)."""
+        canonical = str(marking)
+        if canonical not in self._marking_ids:
+            self._db.execute("INSERT OR IGNORE INTO markings(canonical) VALUES (?)", (canonical,))
+            (marking_id,) = self._one("SELECT id FROM markings WHERE canonical = ?", (canonical,))
+            self._marking_ids[canonical] = marking_id
+            self._markings[marking_id] = marking
+        return self._marking_ids[canonical]
+
+    def readable_marking_ids(self, clearance: Clearance) -> list[int]:
+        # Markings are few (dozens); deciding each with may_read keeps one access
+        # rule in Python, and the ids then go into every query's WHERE clause.
+        self._load_markings()
+        return sorted(mid for mid, m in self._markings.items() if may_read(clearance, m))
+
+    def source_default_marking(self, source: str) -> Marking | None:
+        row = self._one(
+            "SELECT m.canonical FROM sources s JOIN markings m ON m.id = s.default_marking_id "
+            "WHERE s.name = ?",
+            (source,),
+        )
+        return parse_marking(row[0]) if row else None
+
+    def set_source_default_marking(self, source: str, marking: Marking) -> None:
+        with self._transaction():
+            marking_id = self._marking_id(marking)
+            self._db.execute(
+                "INSERT INTO sources(name, default_marking_id) VALUES (?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET default_marking_id = excluded.default_marking_id",
+                (source, marking_id),
+            )
+
+    # ---------------------------------------------------------------- documents
+    def known_hashes(self, sha256s: Sequence[str]) -> set[str]:
+        rows = self._db.execute(
+            "SELECT sha256 FROM documents WHERE sha256 IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(sha256s)),),
+        )
+        return {row[0] for row in rows}
+
+    def add_documents(self, batch: Sequence[NewDocument]) -> list[str]:
+        """Store a batch atomically; return the ids added (content already stored is skipped)."""
+        added: list[str] = []
+        with self._transaction():
+            for item in batch:
+                doc = item.document
+                marking_id = self._marking_id(doc.marking)
+                inserted = self._db.execute(
+                        "INSERT OR IGNORE INTO documents(id, sha256, title, text, language, marking_id, "
+                        "grade, source, origin, ingested_at, reported_at, metadata) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            doc.id,
+                            doc.sha256,
+                            doc.title,
+                            doc.text,
+                            doc.language,
+                            marking_id,
+                            str(doc.grade) if doc.grade else None,
+                            doc.source,
+                            doc.origin,
+                            _iso(doc.ingested_at),
+                            _iso(doc.reported_at),
+                            json.dumps(dict(doc.metadata), ensure_ascii=False),
+                        ),
+                    )
+                if inserted.rowcount == 0:
+                    continue  # same content already stored (another run or earlier in batch)
+                for chunk, vector in zip(item.chunks, item.embeddings, strict=True):
+                    cursor = self._db.execute(
+                        "INSERT INTO chunks(doc_id, idx, start, end, marking_id, embedding) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        (
+                            doc.id,
+                            chunk.index,
+                            chunk.start,
+                            chunk.end,
+                            marking_id,
+                            np.asarray(vector, dtype=np.float32).tobytes(),
+                        ),
+                    )
+                    self._db.execute(
+                        "INSERT INTO chunks_fts(rowid, title, text) VALUES (?, ?, ?)",
+                        (cursor.lastrowid, doc.title if chunk.index == 0 else "", chunk.text),
+                    )
+                added.append(doc.id)
+        return added
+
+    def _document(self, row: Sequence[Any]) -> Document:
+        (doc_id, sha, title, text, language, marking_id, grade, source, origin, ingested,
+         reported, metadata) = row  # fmt: skip
+        return Document(
+            id=doc_id,
+            title=title,
+            text=text,
+            language=language,
+            marking=self._marking(marking_id),
+            grade=Grade.parse(grade) if grade else None,
+            source=source,
+            origin=origin,
+            sha256=sha,
+            ingested_at=datetime.fromisoformat(ingested),
+            reported_at=datetime.fromisoformat(reported) if reported else None,
+            metadata=json.loads(metadata),
+        )
+
+    _DOC_COLUMNS = (
+        "id, sha256, title, text, language, marking_id, grade, source, origin, "
+        "ingested_at, reported_at, metadata"
+    )
+
+    def get_document(self, doc_id: str, clearance: Clearance) -> Document:
+        readable = json.dumps(self.readable_marking_ids(clearance))
+        row = self._one(
+            f"SELECT {self._DOC_COLUMNS} FROM documents WHERE id = ? "
+            "AND marking_id IN (SELECT value FROM json_each(?))",
+            (doc_id, readable),
+        )
+        if row is None:
+            # Same answer whether it does not exist or may not be read: the
+            # existence of a document is itself information.
+            raise NotFoundError(f"no document {doc_id!r}")
+        return self._document(row)
+
+    def iter_documents(self, clearance: Clearance) -> Iterator[Document]:
+        readable = json.dumps(self.readable_marking_ids(clearance))
+        rows = self._db.execute(
+            f"SELECT {self._DOC_COLUMNS} FROM documents "
+            "WHERE marking_id IN (SELECT value FROM json_each(?)) ORDER BY ingested_at, id",
+            (readable,),
+        )
+        for row in rows:
+            yield self._document(row)
+
+    def stats(self, clearance: Clearance) -> DocumentStats:
+        readable = json.dumps(self.readable_marking_ids(clearance))
+        where = "WHERE d.marking_id IN (SELECT value FROM json_each(?))"
+        documents, chunks = self._one(
+            f"SELECT COUNT(*), COALESCE(SUM((SELECT COUNT(*) FROM chunks c "
+            f"WHERE c.doc_id = d.id)), 0) FROM documents d {where}",
+            (readable,),
+        )
+
+        def grouped(column: str) -> dict[str, int]:
+            rows = self._db.execute(
+                f"SELECT {column}, COUNT(*) FROM documents d JOIN markings m "
+                f"ON m.id = d.marking_id {where} GROUP BY 1 ORDER BY 2 DESC, 1",
+                (readable,),
+            )
+            return {key: count for key, count in rows}
+
+        return DocumentStats(
+            documents=documents,
+            chunks=chunks,
+            by_marking=grouped("m.canonical"),
+            by_language=grouped("d.language"),
+            by_source=grouped("d.source"),
+        )
+
+    # -------------------------------------------------------------- ranked reads
+    _HIT_COLUMNS = (
+        "c.id, d.id, d.title, d.marking_id, d.grade, d.source, d.language, "
+        "substr(d.text, c.start + 1, c.end - c.start), c.start, c.end"
+    )
+
+    def _hits(self, rows: Sequence[Sequence[Any]]) -> list[ChunkHit]:
+        return [
+            ChunkHit(
+                chunk_id=row[0],
+                doc_id=row[1],
+                title=row[2],
+                marking=self._marking(row[3]),
+                grade=row[4],
+                source=row[5],
+                language=row[6],
+                text=row[7],
+                start=row[8],
+                end=row[9],
+                score=float(row[10]),
+            )
+            for row in rows
+        ]
+
+    def search_text(self, query: str, clearance: Clearance, limit: int) -> list[ChunkHit]:
+        """BM25 over FTS5. `query` is an FTS5 expression built by search/, not raw user text."""
+        readable = json.dumps(self.readable_marking_ids(clearance))
+        rows = self._db.execute(
+            f"SELECT {self._HIT_COLUMNS}, -bm25(chunks_fts, 2.0, 1.0) AS score "
+            "FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
+            "JOIN documents d ON d.id = c.doc_id "
+            "WHERE chunks_fts MATCH ? AND c.marking_id IN (SELECT value FROM json_each(?)) "
+            "ORDER BY score DESC LIMIT ?",
+            (query, readable, limit),
+        ).fetchall()
+        return self._hits(rows)
+
+    def search_vector(self, vector: Vector, clearance: Clearance, limit: int) -> list[ChunkHit]:
+        """Cosine similarity, exact (no index to drift); filtered before ranking."""
+        readable = json.dumps(self.readable_marking_ids(clearance))
+        rows = self._db.execute(
+            f"SELECT {self._HIT_COLUMNS}, 1.0 - vec_distance_cosine(c.embedding, ?) AS score "
+            "FROM chunks c JOIN documents d ON d.id = c.doc_id "
+            "WHERE c.marking_id IN (SELECT value FROM json_each(?)) "
+            "ORDER BY score DESC LIMIT ?",
+            (np.asarray(vector, dtype=np.float32).tobytes(), readable, limit),
+        ).fetchall()
+        return self._hits(rows)
+
+    # -------------------------------------------------------------------- audit
+    def audit(self, actor: str, action: str, detail: Mapping[str, Any]) -> AuditRow:
+        detail = json.loads(json.dumps(detail, ensure_ascii=False, default=str))
+        with self._transaction():
+            head = self._one("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
+            row_id, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
+            at = _now()
+            digest = chain_hash(prev, row_id, at, actor, action, detail)
+            self._db.execute(
+                "INSERT INTO audit(id, at, actor, action, detail, prev_hash, hash) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (row_id, at, actor, action, json.dumps(detail, sort_keys=True), prev, digest),
+            )
+            for key, value in (("audit_head_count", str(row_id)), ("audit_head_hash", digest)):
+                self._db.execute(
+                    "INSERT INTO settings(key, value) VALUES (?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (key, value),
+                )
+        return AuditRow(row_id, at, actor, action, detail, prev, digest)
+
+    def audit_rows(self) -> Iterator[AuditRow]:
+        rows = self._db.execute(
+            "SELECT id, at, actor, action, detail, prev_hash, hash FROM audit ORDER BY id"
+        )
+        for row_id, at, actor, action, detail, prev, digest in rows:
+            yield AuditRow(row_id, at, actor, action, json.loads(detail), prev, digest)
+
+    def verify_audit(self) -> tuple[int, str]:
+        """(rows, head hash) of an intact chain; AuditChainError at the first bad row."""
+        count = int(self.get_setting("audit_head_count") or 0)
+        head = self.get_setting("audit_head_hash") or GENESIS
+        return verify_chain(self.audit_rows(), count, head), head
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any error; re-entrant within a thread."""
+
+    def __init__(self, db: Any, lock: threading.RLock) -> None:
+        self._db, self._lock = db, lock
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        self._outer = not self._db.in_transaction
+        if self._outer:
+            self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        try:
+            if self._outer:
+                self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+        finally:
+            self._lock.release()
+
+
+def _user(row: Sequence[Any]) -> User:
+    name, level, nationality, caveats = row
+    return User(name, Clearance(Level(level), nationality, frozenset(json.loads(caveats))))
+
+
+def open_store(path: Path) -> SQLiteStore:
+    """Open an existing workspace database; refuse a file that is not one."""
+    try:
+        return SQLiteStore(path)
+    except Exception as error:  # sqlean.DatabaseError on a non-database file
+        if isinstance(error, WorkspaceError):
+            raise
+        raise WorkspaceError(f"{path}: not a guetteur workspace database ({error})") from error

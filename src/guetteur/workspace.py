@@ -1,0 +1,138 @@
+"""A workspace: one folder holding a store, and the operations users perform on it.
+
+This is the layer every face (CLI now, HTTP API next) calls. It resolves who
+is acting (`--as USER`, else the workspace's default user), hands that user's
+clearance to every read, and writes the audit event of every user change,
+ingest, search and show — so the rules hold whatever face is used.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from guetteur._exceptions import NotFoundError, WorkspaceError
+from guetteur.model import Clearance, Document, Grade, Marking
+from guetteur.pipeline.ingest import IngestOptions, IngestReport, ingest_paths
+from guetteur.search import SearchResult, hybrid_search
+from guetteur.store import DocumentStats, Store, User
+from guetteur.store.sqlite import open_store
+
+__all__ = ["DATABASE_NAME", "DEFAULT_HOME", "Workspace", "resolve_home"]
+
+DEFAULT_HOME = ".guetteur"
+DATABASE_NAME = "guetteur.db"
+
+
+def resolve_home(home: str | Path | None) -> Path:
+    """--home, else $GUETTEUR_HOME, else ./.guetteur."""
+    chosen = home or os.environ.get("GUETTEUR_HOME") or DEFAULT_HOME
+    return Path(chosen).expanduser()
+
+
+class Workspace:
+    """An opened workspace. Use `Workspace.create` or `Workspace.open`."""
+
+    def __init__(self, home: Path, store: Store) -> None:
+        self.home = home
+        self.store = store
+
+    # ------------------------------------------------------------ lifecycle
+    @classmethod
+    def create(cls, home: Path, user: str, clearance: Clearance) -> Workspace:
+        """A new workspace whose first user is the default for commands without --as."""
+        database = home / DATABASE_NAME
+        if database.exists():
+            raise WorkspaceError(f"{home}: a workspace already exists here")
+        home.mkdir(parents=True, exist_ok=True)
+        workspace = cls(home, open_store(database))
+        workspace.store.set_setting("default_user", user)
+        workspace.add_user(user, clearance, actor=user)
+        return workspace
+
+    @classmethod
+    def open(cls, home: Path) -> Workspace:
+        database = home / DATABASE_NAME
+        if not database.exists():
+            raise WorkspaceError(
+                f"no workspace at {home}: create one with `guetteur init --user NAME "
+                f"--clearance LEVEL --nationality CCC` (or set GUETTEUR_HOME / --home)"
+            )
+        return cls(home, open_store(database))
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- users
+    def user(self, name: str | None = None) -> User:
+        """The named user, or the workspace's default user."""
+        chosen = name or self.store.get_setting("default_user")
+        if not chosen:
+            raise WorkspaceError(f"{self.home}: no default user; pass --as USER")
+        return self.store.get_user(chosen)
+
+    def add_user(self, name: str, clearance: Clearance, actor: str) -> User:
+        self.store.add_user(name, clearance)
+        self.store.audit(
+            actor,
+            "user.add",
+            {
+                "user": name,
+                "level": clearance.level.name,
+                "nationality": clearance.nationality,
+                "caveats": sorted(clearance.caveats),
+            },
+        )
+        return self.store.get_user(name)
+
+    def users(self) -> list[User]:
+        return self.store.list_users()
+
+    # ---------------------------------------------------------------- ingest
+    def ingest(
+        self,
+        actor: User,
+        paths: Sequence[Path],
+        source: str,
+        marking: Marking | None = None,
+        grade: Grade | None = None,
+        on_file: Callable[[Path], None] = lambda path: None,
+    ) -> IngestReport:
+        options = IngestOptions(source=source, marking=marking, grade=grade, actor=actor.name)
+        return ingest_paths(self.store, paths, options, on_file=on_file)
+
+    # ----------------------------------------------------------------- reads
+    def search(self, reader: User, query: str, limit: int = 10) -> list[SearchResult]:
+        results = hybrid_search(self.store, query, reader.clearance, limit)
+        self.store.audit(
+            reader.name,
+            "search",
+            {"query": query, "limit": limit, "doc_ids": [r.id for r in results]},
+        )
+        return results
+
+    def show(self, reader: User, doc_id: str) -> Document:
+        try:
+            document = self.store.get_document(doc_id, reader.clearance)
+        except NotFoundError:
+            self.store.audit(reader.name, "show", {"doc_id": doc_id, "found": False})
+            raise
+        self.store.audit(
+            reader.name,
+            "show",
+            {"doc_id": doc_id, "found": True, "marking": str(document.marking)},
+        )
+        return document
+
+    def stats(self, reader: User) -> DocumentStats:
+        return self.store.stats(reader.clearance)
+
+    def verify_audit(self) -> tuple[int, str]:
+        return self.store.verify_audit()

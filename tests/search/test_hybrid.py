@@ -1,0 +1,71 @@
+"""Hybrid search as an analyst uses it: exact designators, other language, other words."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import write
+
+from guetteur.search import fts_query
+from guetteur.workspace import Workspace
+
+REPORTS = {
+    "fuel_en.txt": "NATO RESTRICTED\nFuel depot hit by drones near Tapa\n\n"
+    "Two loitering munitions struck the diesel tanks of the fuel depot north of Tapa "
+    "at dawn. Fire crews contained the blaze; fuel deliveries to the battlegroup are delayed.\n",
+    "bridge_fr.txt": "NATO RESTRICTED\nSabotage du pont ferroviaire\n\n"
+    "Le pont ferroviaire au sud de Daugavpils a été endommagé par une charge explosive. "
+    "Les convois de ravitaillement sont déroutés par l'itinéraire nord.\n",
+    "btr_en.txt": "NATO RESTRICTED\nSPOTREP armour column\n\n"
+    "SIZE: 12 vehicles. ACTIVITY: moving west. LOCATION: 35VNF6763382659. "
+    "EQUIPMENT: BTR-82A and T-90M tanks.\n",
+    "weather_fr.txt": "NATO RESTRICTED\nBulletin météo\n\n"
+    "Neige et brouillard attendus sur l'Estonie du Sud; visibilité réduite pour les hélicoptères.\n",
+}
+
+
+@pytest.fixture
+def loaded(workspace: Workspace, tmp_path: Path) -> Workspace:
+    for name, text in REPORTS.items():
+        write(tmp_path / "in", name, text)
+    report = workspace.ingest(workspace.user(), [tmp_path / "in"], source="s")
+    assert report.ingested == len(REPORTS)
+    return workspace
+
+
+def top_title(workspace: Workspace, query: str) -> str:
+    return workspace.search(workspace.user(), query, limit=3)[0].title
+
+
+def test_french_question_finds_english_report(loaded: Workspace) -> None:
+    assert top_title(loaded, "attaque de drones contre un dépôt de carburant") == (
+        "Fuel depot hit by drones near Tapa"
+    )
+
+
+def test_english_question_finds_french_report(loaded: Workspace) -> None:
+    assert top_title(loaded, "railway bridge sabotage") == "Sabotage du pont ferroviaire"
+
+
+def test_exact_designators_and_grid_references_are_found(loaded: Workspace) -> None:
+    assert top_title(loaded, "BTR-82A") == "SPOTREP armour column"
+    assert top_title(loaded, "35VNF6763382659") == "SPOTREP armour column"
+
+
+def test_accents_do_not_matter(loaded: Workspace) -> None:
+    assert top_title(loaded, "meteo brouillard") == "Bulletin météo"
+
+
+def test_results_carry_marking_and_a_snippet(loaded: Workspace) -> None:
+    (result, *_) = loaded.search(loaded.user(), "Daugavpils", limit=1)
+    assert str(result.marking) == "NATO RESTRICTED" and "Daugavpils" in result.snippet
+
+
+@pytest.mark.parametrize("hostile", ['" OR *', "NEAR(a b)", "title:secret", "*", "^", "AND OR NOT"])
+def test_query_syntax_from_users_cannot_break_or_steer_full_text(
+    loaded: Workspace, hostile: str
+) -> None:
+    expression = fts_query(hostile)
+    assert expression is None or all(part.startswith('"') for part in expression.split(" OR "))
+    loaded.search(loaded.user(), hostile)  # must not raise
