@@ -13,7 +13,7 @@ import re
 import threading
 from collections.abc import Iterator, Sequence
 
-from lingua import Language, LanguageDetector, LanguageDetectorBuilder
+from lingua import ConfidenceValue, Language, LanguageDetector, LanguageDetectorBuilder
 
 __all__ = ["detect_language", "detect_languages"]
 
@@ -38,6 +38,12 @@ _CANDIDATES = (
 )
 _CODES = {Language.FRENCH: "fr", Language.ENGLISH: "en"}
 OTHER = "other"
+# Nearly every report this platform reads is French or English, so a short,
+# ambiguous text leans that way: "Convoy seen near Tapa." scores Spanish 0.33,
+# English 0.31 on its own (the place name looks Spanish). French and English
+# confidences are multiplied by this before the pick; a text that is clearly
+# Spanish or German (the usual case past a few words) still comes out "other".
+_FR_EN_PRIOR = 2.0
 
 # The detector's cost grows with text length, so a long document is judged on
 # a sample: its first lines that carry prose, up to this many characters.
@@ -48,6 +54,8 @@ _SCAN_CHARS = 200_000
 # Fewer letters than this (in words made only of letters) and there is nothing
 # to judge: "220915ZNOV26", "12 34", "OK".
 _MIN_LETTERS = 4
+# Below this many letters of mixed-case prose, the capital lines are read too.
+_MIN_PROSE_LETTERS = 20
 
 _WORD = re.compile(r"\b[^\W\d_]{2,}\b")  # a word of letters only, no digits
 _LINE = re.compile(r"[^\n]*\n?")
@@ -113,8 +121,8 @@ def _sample(text: str) -> str:
             if prose_size >= _SAMPLE_CHARS:
                 break
     chosen = "".join(prose)
-    if _letters(chosen) < _MIN_LETTERS * 5:
-        chosen = "".join(prose + shouted) if prose else "".join(shouted)
+    if _letters(chosen) < _MIN_PROSE_LETTERS:
+        chosen = "".join(prose + shouted)
     if len(chosen) > _SAMPLE_CHARS:
         # Cut at a space so the last word is not a fragment.
         cut = chosen.rfind(" ", 0, _SAMPLE_CHARS)
@@ -122,10 +130,15 @@ def _sample(text: str) -> str:
     return chosen
 
 
-def _code(language: Language | None) -> str:
-    if language is None:
-        return OTHER
-    return _CODES.get(language, OTHER)
+def _decide(confidences: Sequence[ConfidenceValue]) -> str:
+    """Pick a language from lingua's confidences, with the fr/en prior applied."""
+    best, best_score = OTHER, 0.0
+    for confidence in confidences:
+        code = _CODES.get(confidence.language, OTHER)
+        score = confidence.value * (_FR_EN_PRIOR if code != OTHER else 1.0)
+        if score > best_score:
+            best, best_score = code, score
+    return best
 
 
 def detect_language(text: str) -> str:
@@ -138,18 +151,24 @@ def detect_language(text: str) -> str:
     sample = _sample(text)
     if _letters(sample) < _MIN_LETTERS:
         return OTHER
-    return _code(_get_detector().detect_language_of(sample))
+    return _decide(_get_detector().compute_language_confidence_values(sample))
 
 
 def detect_languages(texts: Sequence[str]) -> list[str]:
-    """`detect_language` over a batch, using lingua's multi-threaded batch call."""
+    """`detect_language` over a batch, in lingua's thread pool.
+
+    Gives the same answer as `detect_language` for every text. The batch call
+    is lingua's `compute_language_confidence_values_in_parallel` rather than
+    `detect_languages_in_parallel_of`: both run on all cores, but only the
+    former returns the confidences the fr/en prior needs.
+    """
     samples = [_sample(text) for text in texts]
     judged = [index for index, sample in enumerate(samples) if _letters(sample) >= _MIN_LETTERS]
     results = [OTHER] * len(samples)
     if judged:
-        languages = _get_detector().detect_languages_in_parallel_of(
+        confidences = _get_detector().compute_language_confidence_values_in_parallel(
             [samples[index] for index in judged]
         )
-        for index, language in zip(judged, languages, strict=True):
-            results[index] = _code(language)
+        for index, values in zip(judged, confidences, strict=True):
+            results[index] = _decide(values)
     return results
