@@ -17,6 +17,7 @@ from rich.table import Table
 
 from guetteur._exceptions import GuetteurError, NotFoundError
 from guetteur.ingest.registry import iter_input_files
+from guetteur.model import Level
 from guetteur.security.markings import parse_clearance, parse_marking
 from guetteur.workspace import Workspace
 
@@ -34,6 +35,7 @@ DEMO_QUERIES = [
     "railway bridge sabotage",
     "hameçonnage réseau logistique du port",
 ]
+HEADINGS = ("user", "#", "doc", "lang", "marking", "title")
 # Open-source inputs of the scenario carry no banner: this is their floor.
 DEMO_FLOOR_MARKING = "NATO UNCLASSIFIED"
 
@@ -62,7 +64,9 @@ def run_demo(console: Console, keep: Path | None = None) -> None:
                 _search(console, workspace, query)
             _denied_show(console, workspace)
             rows, head = workspace.verify_audit()
-            console.print(f"\naudit chain intact: {rows} events, head {head[:16]}…", highlight=False)
+            console.print(
+                f"\naudit chain intact: {rows} events, head {head[:16]}…", highlight=False
+            )
         if keep:
             console.print(f"workspace kept in {keep} (GUETTEUR_HOME={keep})", highlight=False)
 
@@ -108,20 +112,30 @@ def _visibility(console: Console, workspace: Workspace) -> None:
 
 def _search(console: Console, workspace: Workspace, query: str) -> None:
     console.rule(f"[bold]3. Same search, four readers: « {query} »")
-    table = Table("user", "rank", "doc", "lang", "marking", "title", show_lines=False)
+    rows: list[tuple[str, ...]] = []
     for user in workspace.users():
         results = workspace.search(user, query, limit=3)
         if not results:
-            table.add_row(user.name, "-", "-", "-", "-", "(nothing readable matches)")
+            rows.append((user.name, "-", "-", "-", "-", "(nothing readable matches)"))
         for rank, result in enumerate(results, 1):
-            table.add_row(
-                user.name if rank == 1 else "",
-                str(rank),
-                result.id[:8],
-                result.language,
-                str(result.marking),
-                result.title[:60],
+            rows.append(
+                (
+                    user.name if rank == 1 else "",
+                    str(rank),
+                    result.id[:8],
+                    result.language,
+                    str(result.marking),
+                    result.title,
+                )
             )
+    # Every column but the title keeps its full width (the marking is the point);
+    # titles are cut to what the terminal has left.
+    widths = [max(len(heading), *(len(r[i]) for r in rows)) for i, heading in enumerate(HEADINGS)]
+    room = max(20, console.width - sum(widths[:-1]) - 3 * len(HEADINGS) - 1)
+    table = Table(*HEADINGS)
+    for row in rows:
+        title = row[-1] if len(row[-1]) <= room else row[-1][: room - 1] + "…"
+        table.add_row(*row[:-1], title)
     console.print(table)
 
 
@@ -129,7 +143,11 @@ def _denied_show(console: Console, workspace: Workspace) -> None:
     console.rule("[bold]4. Asking for a document above one's clearance")
     ops, lux = workspace.user("ops"), workspace.user("lux_nr")
     secret = next(
-        (r for r in workspace.search(ops, "NATO SECRET", limit=50) if r.marking.level >= 3),
+        (
+            r
+            for r in workspace.search(ops, "NATO SECRET", limit=50)
+            if r.marking.level >= Level.SECRET
+        ),
         None,
     )
     if secret is None:
