@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import click
-from conftest import REPO
 
 from guetteur.cli import main
+
+from conftest import REPO
 
 
 def commands(group: click.Group, prefix: str = "guetteur") -> list[str]:

@@ -227,9 +227,8 @@ def ingest(
             {"ingested": report.ingested, "duplicates": report.duplicates, "failed": report.failed}
         )
     else:
-        click.echo(
-            f"ingested {report.ingested}, duplicates {report.duplicates}, failed {len(report.failed)}"
-        )
+        counts = (report.ingested, report.duplicates, len(report.failed))
+        click.echo("ingested {}, duplicates {}, failed {}".format(*counts))
         for failure in report.failed:
             click.echo(f"  failed: {failure['path']}: {failure['error']}", err=True)
     if report.failed:
@@ -332,7 +331,7 @@ def stats(context: click.Context, as_json: bool, as_user: str | None) -> None:
     workspace = _workspace(context)
     reader = workspace.user(as_user)
     counted = workspace.stats(reader)
-    payload = {
+    payload: dict[str, Any] = {
         "user": reader.name,
         "documents": counted.documents,
         "chunks": counted.chunks,

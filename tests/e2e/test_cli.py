@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SCENARIO, write
 
 from guetteur.store.sqlite._connect import connect
+
+from conftest import SCENARIO, write
 
 GUETTEUR = [sys.executable, "-m", "guetteur"]
 
@@ -31,7 +32,18 @@ def home(tmp_path: Path) -> Path:
     home = tmp_path / "ws"
     run(home, "init", "--user", "ops", "--clearance", "NATO SECRET", "--nationality", "FRA")
     run(home, "users", "add", "lux_nr", "--clearance", "NATO RESTRICTED", "--nationality", "LUX")
-    run(home, "users", "add", "deu_nc", "--clearance", "NC", "--nationality", "DEU", "--caveat", "CRYPTO")
+    run(
+        home,
+        "users",
+        "add",
+        "deu_nc",
+        "--clearance",
+        "NC",
+        "--nationality",
+        "DEU",
+        "--caveat",
+        "CRYPTO",
+    )
     return home
 
 
@@ -50,18 +62,30 @@ def test_commands_without_a_workspace_say_how_to_make_one(tmp_path: Path) -> Non
 
 
 def test_ingest_search_show_under_each_clearance(home: Path, tmp_path: Path) -> None:
-    write(tmp_path / "in", "ns.txt", "NATO SECRET // REL TO FRA, LUX\nStrike on fuel depot at Tapa\n")
-    write(tmp_path / "in", "nr.txt", "NATO RESTRICTED // REL TO FRA, LUX\nFuel convoy delayed at Tapa\n")
+    write(
+        tmp_path / "in", "ns.txt", "NATO SECRET // REL TO FRA, LUX\nStrike on fuel depot at Tapa\n"
+    )
+    write(
+        tmp_path / "in",
+        "nr.txt",
+        "NATO RESTRICTED // REL TO FRA, LUX\nFuel convoy delayed at Tapa\n",
+    )
     write(tmp_path / "in", "bad.pdf", "this is not a pdf")
     done = run(home, "ingest", str(tmp_path / "in"), "--json", check=False)
     assert done.returncode == 3  # partial: one input failed
     report = json.loads(done.stdout)
     assert report["ingested"] == 2 and report["duplicates"] == 0
-    assert report["failed"][0]["path"].endswith("bad.pdf") and "not a PDF" in report["failed"][0]["error"]
+    assert (
+        report["failed"][0]["path"].endswith("bad.pdf")
+        and "not a PDF" in report["failed"][0]["error"]
+    )
 
     ops = json.loads(run(home, "search", "fuel Tapa", "--json").stdout)["results"]
     lux = json.loads(run(home, "search", "fuel Tapa", "--as", "lux_nr", "--json").stdout)["results"]
-    assert {r["marking"] for r in ops} == {"NATO SECRET // REL TO FRA, LUX", "NATO RESTRICTED // REL TO FRA, LUX"}
+    assert {r["marking"] for r in ops} == {
+        "NATO SECRET // REL TO FRA, LUX",
+        "NATO RESTRICTED // REL TO FRA, LUX",
+    }
     assert [r["marking"] for r in lux] == ["NATO RESTRICTED // REL TO FRA, LUX"]
     assert set(lux[0]) >= {"id", "title", "marking", "grade", "source", "snippet", "score"}
 
@@ -93,17 +117,32 @@ def test_audit_verify_names_the_first_edited_row(home: Path, tmp_path: Path) -> 
 
 def test_bad_marking_option_is_refused_clearly(home: Path, tmp_path: Path) -> None:
     write(tmp_path, "r.txt", "Convoy near Narva\n")
-    done = run(home, "ingest", str(tmp_path / "r.txt"), "--marking", "NATO SECRET // REL TO FRANCE", check=False)
+    done = run(
+        home,
+        "ingest",
+        str(tmp_path / "r.txt"),
+        "--marking",
+        "NATO SECRET // REL TO FRANCE",
+        check=False,
+    )
     assert done.returncode == 1 and "FRANCE" in done.stderr
 
 
 def test_killed_ingest_rerun_stores_every_document_exactly_once(home: Path, tmp_path: Path) -> None:
     folder = tmp_path / "many"
     for n in range(400):
-        write(folder, f"r{n:03}.txt", f"NATO RESTRICTED\nReport {n}: convoy of {n} trucks seen near Valga.\n")
+        write(
+            folder,
+            f"r{n:03}.txt",
+            f"NATO RESTRICTED\nReport {n}: convoy of {n} trucks seen near Valga.\n",
+        )
     env = {**os.environ, "GUETTEUR_HOME": str(home)}
-    process = subprocess.Popen([*GUETTEUR, "ingest", str(folder), "--json"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [*GUETTEUR, "ingest", str(folder), "--json"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
     stored = 0
     while time.monotonic() < deadline and process.poll() is None:
@@ -119,7 +158,9 @@ def test_killed_ingest_rerun_stores_every_document_exactly_once(home: Path, tmp_
     report = json.loads(run(home, "ingest", str(folder), "--json").stdout)
     assert report["ingested"] + report["duplicates"] == 400
     connection = connect(home / "guetteur.db")
-    total, distinct = connection.execute("SELECT COUNT(*), COUNT(DISTINCT sha256) FROM documents").fetchone()
+    total, distinct = connection.execute(
+        "SELECT COUNT(*), COUNT(DISTINCT sha256) FROM documents"
+    ).fetchone()
     connection.close()
     assert total == distinct == 400
 

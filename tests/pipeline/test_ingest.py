@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import write
-
 from guetteur.model import Grade
 from guetteur.security.markings import parse_marking
 from guetteur.workspace import Workspace
+
+from conftest import write
 
 FUEL_EN = """NATO SECRET // REL TO FRA, LUX
 INTREP 041 — Fuel depot struck near Tapa
@@ -42,7 +42,9 @@ def test_banner_marking_grade_and_time_are_read_from_the_text(
     fuel = docs["INTREP 041 — Fuel depot struck near Tapa"]
     assert str(fuel.marking) == "NATO SECRET // REL TO FRA, LUX"
     assert fuel.grade == Grade("B", "2") and fuel.language == "en"
-    assert fuel.reported_at is not None and fuel.reported_at.isoformat().startswith("2026-11-22T14:30")
+    assert fuel.reported_at is not None and fuel.reported_at.isoformat().startswith(
+        "2026-11-22T14:30"
+    )
     bridge = next(d for d in docs.values() if d.language == "fr")
     assert str(bridge.marking) == "DIFFUSION RESTREINTE" and str(bridge.grade) == "C3"
 
@@ -57,7 +59,9 @@ def test_the_more_restrictive_of_banner_and_marking_option_wins(
     assert str(doc.marking) == "NATO CONFIDENTIAL // REL TO DEU, FRA"
     # A lower --marking never downgrades a banner.
     path2 = write(tmp_path, "s.txt", "NATO SECRET\nT-90M column near Pskov.\n")
-    workspace.ingest(workspace.user(), [path2], source="t", marking=parse_marking("NATO UNCLASSIFIED"))
+    workspace.ingest(
+        workspace.user(), [path2], source="t", marking=parse_marking("NATO UNCLASSIFIED")
+    )
     levels = {str(d.marking) for d in workspace.store.iter_documents(workspace.user().clearance)}
     assert "NATO SECRET" in levels
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import write
 
 from guetteur.search import fts_query
 from guetteur.workspace import Workspace
+
+from conftest import write
 
 REPORTS = {
     "fuel_en.txt": "NATO RESTRICTED\nFuel depot hit by drones near Tapa\n\n"
@@ -21,7 +22,8 @@ REPORTS = {
     "SIZE: 12 vehicles. ACTIVITY: moving west. LOCATION: 35VNF6763382659. "
     "EQUIPMENT: BTR-82A and T-90M tanks.\n",
     "weather_fr.txt": "NATO RESTRICTED\nBulletin météo\n\n"
-    "Neige et brouillard attendus sur l'Estonie du Sud; visibilité réduite pour les hélicoptères.\n",
+    "Neige et brouillard attendus sur l'Estonie du Sud; "
+    "visibilité réduite pour les hélicoptères.\n",
 }
 
 

@@ -44,7 +44,9 @@ def store(tmp_path: Path) -> SQLiteStore:
 def test_reads_return_only_what_the_reader_may_read(store: SQLiteStore) -> None:
     # 60 SECRET documents that match better than the one RESTRICTED document:
     # if filtering happened after ranking and limit, LUX would see nothing.
-    batch = [make(f"s{i:02}", f"fuel depot fuel depot strike {i}", "NATO SECRET") for i in range(60)]
+    batch = [
+        make(f"s{i:02}", f"fuel depot fuel depot strike {i}", "NATO SECRET") for i in range(60)
+    ]
     batch.append(make("r", "a fuel depot report", "NATO RESTRICTED // REL TO FRA, LUX"))
     store.add_documents(batch)
     text_hits = store.search_text('"fuel" OR "depot"', LUX_NR, limit=5)
@@ -86,7 +88,7 @@ def test_audit_chain_detects_an_edited_row(tmp_path: Path) -> None:
         store.audit("ops", "search", {"query": f"q{n}"})
     assert store.verify_audit()[0] == 5
     store.close()
-    _tamper(tmp_path / "g.db", "UPDATE audit SET detail = '{\"query\":\"other\"}' WHERE id = 3")
+    _tamper(tmp_path / "g.db", 'UPDATE audit SET detail = \'{"query":"other"}\' WHERE id = 3')
     with pytest.raises(AuditChainError) as error:
         SQLiteStore(tmp_path / "g.db").verify_audit()
     assert error.value.row_id == 3

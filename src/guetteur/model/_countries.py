@@ -30,6 +30,7 @@ def expand_releasability(tokens: frozenset[str] | set[str]) -> frozenset[str]:
         countries |= GROUPS.get(token, {token})
     return frozenset(countries)
 
+
 # ISO 3166-1 alpha-3, officially assigned codes. A REL TO naming anything else
 # is refused at parse time: a typo ("FRE") would otherwise hide a document
 # from the very nation it was meant for.

@@ -98,7 +98,9 @@ def _snippet(hit: ChunkHit, terms: list[str]) -> str:
     return ("…" if start else "") + text[start:end].strip() + ("…" if end < len(text) else "")
 
 
-def hybrid_search(store: Store, query: str, clearance: Clearance, limit: int = 10) -> list[SearchResult]:
+def hybrid_search(
+    store: Store, query: str, clearance: Clearance, limit: int = 10
+) -> list[SearchResult]:
     """Documents matching `query` that `clearance` may read, best first."""
     fused: dict[int, float] = {}
     hits: dict[int, ChunkHit] = {}
@@ -115,7 +117,9 @@ def hybrid_search(store: Store, query: str, clearance: Clearance, limit: int = 1
         current = best_per_document.get(hit.doc_id)
         if current is None or score > current[0]:
             best_per_document[hit.doc_id] = (score, hit)
-    ranked_documents = sorted(best_per_document.values(), key=lambda pair: (-pair[0], pair[1].doc_id))
+    ranked_documents = sorted(
+        best_per_document.values(), key=lambda pair: (-pair[0], pair[1].doc_id)
+    )
     terms = query_terms(query)
     return [
         SearchResult(

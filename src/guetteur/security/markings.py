@@ -28,8 +28,8 @@ from collections.abc import Iterable
 
 from guetteur._exceptions import MarkingError
 from guetteur.model import Authority, Clearance, Level, Marking
-from guetteur.model.marking import default_releasability
 from guetteur.model._countries import GROUPS, ISO_ALPHA3, expand_releasability
+from guetteur.model.marking import default_releasability
 
 __all__ = [
     "find_banner",

@@ -86,7 +86,9 @@ class SQLiteStore:
             )
 
     def get_user(self, name: str) -> User:
-        row = self._one("SELECT name, level, nationality, caveats FROM users WHERE name = ?", (name,))
+        row = self._one(
+            "SELECT name, level, nationality, caveats FROM users WHERE name = ?", (name,)
+        )
         if row is None:
             raise UnknownUserError(
                 f"unknown user {name!r}: add it with `guetteur users add {name} --clearance ...`"
@@ -159,24 +161,24 @@ class SQLiteStore:
                 doc = item.document
                 marking_id = self._marking_id(doc.marking)
                 inserted = self._db.execute(
-                        "INSERT OR IGNORE INTO documents(id, sha256, title, text, language, marking_id, "
-                        "grade, source, origin, ingested_at, reported_at, metadata) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            doc.id,
-                            doc.sha256,
-                            doc.title,
-                            doc.text,
-                            doc.language,
-                            marking_id,
-                            str(doc.grade) if doc.grade else None,
-                            doc.source,
-                            doc.origin,
-                            _iso(doc.ingested_at),
-                            _iso(doc.reported_at),
-                            json.dumps(dict(doc.metadata), ensure_ascii=False),
-                        ),
-                    )
+                    "INSERT OR IGNORE INTO documents(id, sha256, title, text, language, "
+                    "marking_id, grade, source, origin, ingested_at, reported_at, metadata) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        doc.id,
+                        doc.sha256,
+                        doc.title,
+                        doc.text,
+                        doc.language,
+                        marking_id,
+                        str(doc.grade) if doc.grade else None,
+                        doc.source,
+                        doc.origin,
+                        _iso(doc.ingested_at),
+                        _iso(doc.reported_at),
+                        json.dumps(dict(doc.metadata), ensure_ascii=False),
+                    ),
+                )
                 if inserted.rowcount == 0:
                     continue  # same content already stored (another run or earlier in batch)
                 for chunk, vector in zip(item.chunks, item.embeddings, strict=True):
