@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,10 +23,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from guetteur._exceptions import AuditChainError, GuetteurError
-from guetteur.model import Document, Grade
+from guetteur.model import ENTITY_TYPES, Document, Grade
 from guetteur.pipeline.ingest import IngestReport
 from guetteur.security.markings import parse_clearance, parse_marking
-from guetteur.store import User
+from guetteur.store import BBox, EntitySummary, EventRow, User
 from guetteur.workspace import Workspace, resolve_home
 
 __all__ = ["main"]
@@ -348,6 +350,192 @@ def stats(context: click.Context, as_json: bool, as_user: str | None) -> None:
         for key, count in payload[heading].items():
             table.add_row(str(key), str(count))
         console.print(table)
+
+
+# ------------------------------------------------------------- entities/events
+_DURATION = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$", re.IGNORECASE)
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(value: str | None) -> datetime | None:
+    """'24h', '7d', '30m', '2w' before now, or an ISO 8601 date/time (UTC if no zone)."""
+    if value is None:
+        return None
+    duration = _DURATION.match(value)
+    if duration:
+        amount, unit = int(duration.group(1)), _UNITS[duration.group(2).lower()]
+        return datetime.now(UTC) - timedelta(**{unit: amount})
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r}: expected a duration (24h, 7d) or an ISO date (2026-11-20T06:00Z)"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_bbox(value: str | None) -> BBox | None:
+    """'W,S,E,N' in decimal degrees."""
+    if value is None:
+        return None
+    try:
+        west, south, east, north = (float(part) for part in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: expected W,S,E,N, e.g. 21.0,55.5,28.5,59.7") from None
+    if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
+        raise click.BadParameter(f"{value!r}: W ≤ E within ±180 and S ≤ N within ±90")
+    return west, south, east, north
+
+
+def _summary_json(entity: EntitySummary) -> dict[str, Any]:
+    return {
+        "id": entity.id,
+        "name": entity.name,
+        "type": entity.type,
+        "mentions": entity.mentions,
+        "documents": entity.documents,
+        "lat": entity.lat,
+        "lon": entity.lon,
+    }
+
+
+@main.command()
+@click.option("--type", "entity_type", type=click.Choice(ENTITY_TYPES), help="Only this type.")
+@click.option("--limit", type=click.IntRange(1), help="Show at most N (default: all).")
+@json_option
+@as_option
+@click.pass_context
+@handle_errors
+def entities(
+    context: click.Context,
+    entity_type: str | None,
+    limit: int | None,
+    as_json: bool,
+    as_user: str | None,
+) -> None:
+    """Entities found in the documents the reader may read, most mentioned first."""
+    workspace = _workspace(context)
+    found = workspace.entities(workspace.user(as_user), entity_type)[:limit]
+    if as_json:
+        _emit_json({"entities": [_summary_json(e) for e in found]})
+        return
+    table = Table("id", "type", "name", "mentions", "documents", "lat, lon")
+    for e in found:
+        where = f"{e.lat:.4f}, {e.lon:.4f}" if e.lat is not None and e.lon is not None else ""
+        table.add_row(e.id, e.type, e.name, str(e.mentions), str(e.documents), where)
+    console.print(table)
+
+
+@main.command()
+@click.argument("name_or_id")
+@json_option
+@as_option
+@click.pass_context
+@handle_errors
+def entity(context: click.Context, name_or_id: str, as_json: bool, as_user: str | None) -> None:
+    """One entity: aliases, type, coordinates, mentions and what it appears with."""
+    workspace = _workspace(context)
+    detail = workspace.entity(workspace.user(as_user), name_or_id)
+    payload = {
+        **_summary_json(detail.entity),
+        "aliases": list(detail.aliases),
+        "mentions": [
+            {"doc_id": m.doc_id, "text": m.text, "start": m.start, "end": m.end,
+             "marking": str(m.marking)}
+            for m in detail.mentions
+        ],
+        "cooccurring": [_summary_json(e) for e in detail.cooccurring],
+    }  # fmt: skip
+    if as_json:
+        _emit_json(payload)
+        return
+    e = detail.entity
+    console.print(f"[bold]{e.name}[/] ({e.type}, {e.id})", highlight=False)
+    if e.lat is not None and e.lon is not None:
+        click.echo(f"position: {e.lat:.5f}, {e.lon:.5f}")
+    click.echo(f"aliases: {', '.join(detail.aliases)}")
+    click.echo(f"{e.mentions} mentions in {e.documents} documents:")
+    for m in detail.mentions[:50]:
+        click.echo(f"  {m.doc_id} [{m.start}:{m.end}] {m.text!r} ({m.marking})")
+    if detail.cooccurring:
+        click.echo("appears with: " + ", ".join(f"{c.name} ({c.type})" for c in detail.cooccurring))
+
+
+def _event_json(event: EventRow) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "doc_id": event.doc_id,
+        "kind": event.kind,
+        "what": event.what,
+        "when": event.at.isoformat() if event.at else None,
+        "lat": event.lat,
+        "lon": event.lon,
+        "place": event.place,
+        "who": [{"id": i, "name": n, "type": t} for i, n, t in event.participants],
+        "marking": str(event.marking),
+        "start": event.start,
+        "end": event.end,
+        "detail": dict(event.detail),
+    }
+
+
+@main.command()
+@click.option("--since", help="Only events at or after: a duration (24h, 7d) or an ISO time.")
+@click.option("--bbox", help="Only events inside W,S,E,N (decimal degrees).")
+@click.option("--geojson", "as_geojson", is_flag=True, help="Print a GeoJSON FeatureCollection.")
+@json_option
+@as_option
+@click.pass_context
+@handle_errors
+def events(
+    context: click.Context,
+    since: str | None,
+    bbox: str | None,
+    as_geojson: bool,
+    as_json: bool,
+    as_user: str | None,
+) -> None:
+    """Events (what, who, where, when) from the documents the reader may read."""
+    workspace = _workspace(context)
+    found = workspace.events(workspace.user(as_user), parse_since(since), parse_bbox(bbox))
+    if as_geojson:
+        features = [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [e.lon, e.lat]},
+                "properties": {k: v for k, v in _event_json(e).items() if k not in ("lat", "lon")},
+            }
+            for e in found
+            if e.lat is not None and e.lon is not None
+        ]
+        _emit_json({"type": "FeatureCollection", "features": features})
+        return
+    if as_json:
+        _emit_json({"events": [_event_json(e) for e in found]})
+        return
+    table = Table("when", "where", "what", "who", "marking", "doc", show_lines=True)
+    for e in found:
+        where = e.place or (f"{e.lat:.4f}, {e.lon:.4f}" if e.lat is not None else "")
+        table.add_row(
+            e.at.strftime("%d%H%MZ%b%y").upper() if e.at else "",
+            where or "",
+            e.what[:160],
+            ", ".join(name for _, name, _ in e.participants),
+            str(e.marking),
+            e.doc_id,
+        )
+    console.print(table)
+
+
+@main.command("reindex")
+@as_option
+@click.pass_context
+@handle_errors
+def reindex_command(context: click.Context, as_user: str | None) -> None:
+    """Re-run enrichment on every stored document (after a model or lexicon change)."""
+    workspace = _workspace(context)
+    count = workspace.reindex(workspace.user(as_user))
+    click.echo(f"re-enriched {count} documents")
 
 
 # ------------------------------------------------------------------------ audit

@@ -10,13 +10,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 
 from guetteur._exceptions import NotFoundError, WorkspaceError
 from guetteur.model import Clearance, Document, Grade, Marking
-from guetteur.pipeline.ingest import IngestOptions, IngestReport, ingest_paths
+from guetteur.pipeline.enrichment import Enricher
+from guetteur.pipeline.ingest import IngestOptions, IngestReport, ingest_paths, reindex
 from guetteur.search import SearchResult, hybrid_search
-from guetteur.store import DocumentStats, Store, User
+from guetteur.store import (
+    BBox,
+    DocumentStats,
+    EntityDetail,
+    EntitySummary,
+    EventRow,
+    Store,
+    User,
+)
 from guetteur.store.sqlite import open_store
 
 __all__ = ["DATABASE_NAME", "DEFAULT_HOME", "Workspace", "resolve_home"]
@@ -37,6 +47,14 @@ class Workspace:
     def __init__(self, home: Path, store: Store) -> None:
         self.home = home
         self.store = store
+        self._enricher: Enricher | None = None
+
+    @property
+    def enricher(self) -> Enricher:
+        """spaCy pipelines and the gazetteer, loaded on first need."""
+        if self._enricher is None:
+            self._enricher = Enricher(self.home)
+        return self._enricher
 
     # ------------------------------------------------------------ lifecycle
     @classmethod
@@ -106,7 +124,14 @@ class Workspace:
         on_file: Callable[[Path], None] = lambda path: None,
     ) -> IngestReport:
         options = IngestOptions(source=source, marking=marking, grade=grade, actor=actor.name)
-        return ingest_paths(self.store, paths, options, on_file=on_file)
+        return ingest_paths(self.store, paths, options, enricher=self.enricher, on_file=on_file)
+
+    def reindex(self, actor: User, on_document: Callable[[str], None] = lambda d: None) -> int:
+        """Re-run enrichment over every document (after a model or lexicon change)."""
+        self._enricher = Enricher(self.home)  # re-read the workspace lexicon
+        count = reindex(self.store, self._enricher, on_document)
+        self.store.audit(actor.name, "reindex", {"documents": count})
+        return count
 
     # ----------------------------------------------------------------- reads
     def search(self, reader: User, query: str, limit: int = 10) -> list[SearchResult]:
@@ -130,6 +155,25 @@ class Workspace:
             {"doc_id": doc_id, "found": True, "marking": str(document.marking)},
         )
         return document
+
+    def entities(self, reader: User, entity_type: str | None = None) -> list[EntitySummary]:
+        return self.store.list_entities(reader.clearance, entity_type)
+
+    def entity(self, reader: User, name_or_id: str) -> EntityDetail:
+        try:
+            detail = self.store.get_entity(name_or_id, reader.clearance)
+        except NotFoundError:
+            self.store.audit(reader.name, "entity", {"query": name_or_id, "found": False})
+            raise
+        self.store.audit(
+            reader.name, "entity", {"query": name_or_id, "found": True, "id": detail.entity.id}
+        )
+        return detail
+
+    def events(
+        self, reader: User, since: datetime | None = None, bbox: BBox | None = None
+    ) -> list[EventRow]:
+        return self.store.list_events(reader.clearance, since, bbox)
 
     def stats(self, reader: User) -> DocumentStats:
         return self.store.stats(reader.clearance)

@@ -14,7 +14,7 @@ import pytest
 
 from guetteur.store.sqlite._connect import connect
 
-from conftest import SCENARIO, write
+from conftest import SCENARIO, seed_gazetteer, write
 
 GUETTEUR = [sys.executable, "-m", "guetteur"]
 
@@ -28,8 +28,9 @@ def run(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
+def home(tmp_path: Path, built_gazetteer: Path) -> Path:
     home = tmp_path / "ws"
+    seed_gazetteer(home, built_gazetteer)
     run(home, "init", "--user", "ops", "--clearance", "NATO SECRET", "--nationality", "FRA")
     run(home, "users", "add", "lux_nr", "--clearance", "NATO RESTRICTED", "--nationality", "LUX")
     run(
@@ -171,3 +172,48 @@ def test_demo_shows_different_views_per_user() -> None:
     assert done.returncode == 0, done.stderr
     assert "lux_nr" in done.stdout and "audit chain intact" in done.stdout
     assert "this must never happen" not in done.stdout
+
+
+def test_entity_entities_events_and_reindex_commands(home: Path, tmp_path: Path) -> None:
+    write(
+        tmp_path / "in",
+        "spot.txt",
+        "NATO RESTRICTED // REL TO FRA, LUX\nSPOTREP 7\nDTG: 221000ZNOV26\n\n"
+        "SIZE: 4 vehicles.\nACTIVITY: convoy moving west towards Narva.\n"
+        "LOCATION: 35VNF6763382659 near Narva.\nUNIT: 14th Guards Motor Rifle Brigade.\n"
+        "TIME: 220915ZNOV26.\nEQUIPMENT: 4 x BTR-82A.\n\nNATO RESTRICTED // REL TO FRA, LUX\n",
+    )
+    write(
+        tmp_path / "in",
+        "secret.txt",
+        "NATO SECRET\nAgent reports that APT28 operators met in Narva on 21 November 2026.\n",
+    )
+    run(home, "ingest", str(tmp_path / "in"))
+    narva = json.loads(run(home, "entity", "Narva", "--json").stdout)
+    assert set(narva) >= {"id", "name", "type", "aliases", "lat", "lon", "mentions"}
+    assert narva["type"] == "place" and abs(narva["lat"] - 59.377) < 0.05
+    assert set(narva["mentions"][0]) >= {"doc_id", "text", "start", "end"}
+    assert len({m["doc_id"] for m in narva["mentions"]}) == 2
+    lux_narva = json.loads(run(home, "entity", "Narva", "--as", "lux_nr", "--json").stdout)
+    assert len({m["doc_id"] for m in lux_narva["mentions"]}) == 1
+    assert run(home, "entity", "APT28", "--as", "lux_nr", check=False).returncode == 1
+
+    equipment = json.loads(run(home, "entities", "--type", "equipment", "--json").stdout)
+    assert "BTR-82A" in {e["name"] for e in equipment["entities"]}
+
+    geojson = json.loads(run(home, "events", "--bbox", "27.5,59.0,28.6,59.6", "--geojson").stdout)
+    assert geojson["type"] == "FeatureCollection" and geojson["features"]
+    assert len(geojson["features"]) == 2  # the spot report and the SECRET sentence
+    (feature,) = [f for f in geojson["features"] if f["properties"]["kind"] == "salute"]
+    assert feature["properties"]["marking"] == "NATO RESTRICTED // REL TO FRA, LUX"
+    lon, lat = feature["geometry"]["coordinates"]
+    assert abs(lat - 59.38) < 0.1 and abs(lon - 28.19) < 0.1
+    listed = json.loads(run(home, "events", "--since", "2026-11-22T00:00Z", "--json").stdout)
+    assert [e["when"][:16] for e in listed["events"]] == ["2026-11-22T09:15"]
+    lux = json.loads(run(home, "events", "--as", "lux_nr", "--json").stdout)["events"]
+    assert [e["kind"] for e in lux] == ["salute"]
+    assert run(home, "events", "--bbox", "not,a,box", check=False).returncode == 2
+
+    assert "re-enriched 2 documents" in run(home, "reindex").stdout
+    again = json.loads(run(home, "entity", "Narva", "--json").stdout)
+    assert again["id"] == narva["id"] and len(again["mentions"]) == len(narva["mentions"])

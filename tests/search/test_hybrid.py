@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from guetteur.search import fts_query
 from guetteur.workspace import Workspace
 
-from conftest import write
+from conftest import new_workspace, write
 
 REPORTS = {
     "fuel_en.txt": "NATO RESTRICTED\nFuel depot hit by drones near Tapa\n\n"
@@ -27,13 +28,16 @@ REPORTS = {
 }
 
 
-@pytest.fixture
-def loaded(workspace: Workspace, tmp_path: Path) -> Workspace:
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory, built_gazetteer: Path) -> Iterator[Workspace]:
+    home = tmp_path_factory.mktemp("search")
+    workspace = new_workspace(home / "ws", built_gazetteer)
     for name, text in REPORTS.items():
-        write(tmp_path / "in", name, text)
-    report = workspace.ingest(workspace.user(), [tmp_path / "in"], source="s")
+        write(home / "in", name, text)
+    report = workspace.ingest(workspace.user(), [home / "in"], source="s")
     assert report.ingested == len(REPORTS)
-    return workspace
+    yield workspace
+    workspace.close()
 
 
 def top_title(workspace: Workspace, query: str) -> str:

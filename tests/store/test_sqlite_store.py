@@ -14,6 +14,7 @@ from guetteur.security.markings import parse_clearance, parse_marking
 from guetteur.store import NewDocument
 from guetteur.store.sqlite import SQLiteStore
 from guetteur.store.sqlite._connect import connect
+from guetteur.store.sqlite.schema import MIGRATIONS
 
 FRA_NS = parse_clearance("NATO SECRET", "FRA")
 LUX_NR = parse_clearance("NATO RESTRICTED", "LUX")
@@ -69,7 +70,7 @@ def test_caveats_are_required(store: SQLiteStore) -> None:
 def test_schema_is_versioned_and_reopens(tmp_path: Path) -> None:
     SQLiteStore(tmp_path / "g.db").close()
     connection = connect(tmp_path / "g.db")
-    assert connection.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     connection.close()
     SQLiteStore(tmp_path / "g.db").close()
 
@@ -112,3 +113,22 @@ def test_audit_log_refuses_updates_through_sql(store: SQLiteStore) -> None:
     store.audit("ops", "search", {"query": "x"})
     with pytest.raises(Exception, match="append-only"):
         store._db.execute("UPDATE audit SET actor = 'someone else'")
+
+
+def test_a_version_1_workspace_is_migrated_without_losing_documents(tmp_path: Path) -> None:
+    from guetteur.store.sqlite.schema import _statements
+
+    connection = connect(tmp_path / "old.db")
+    for statement in _statements(MIGRATIONS[0]):
+        connection.execute(statement)
+    connection.execute("PRAGMA user_version = 1")
+    connection.execute("INSERT INTO markings(id, canonical) VALUES (1, 'NATO RESTRICTED')")
+    connection.execute(
+        "INSERT INTO documents VALUES ('r', 'abc', 'Old report', 'fuel depot at Tapa', 'en', 1, "
+        "NULL, 'old', 'r.txt', '2026-11-01T00:00:00+00:00', NULL, '{}')"
+    )
+    connection.close()
+    store = SQLiteStore(tmp_path / "old.db")
+    assert store.get_document("r", FRA_NS).title == "Old report"
+    assert store.list_entities(FRA_NS) == []
+    store.close()

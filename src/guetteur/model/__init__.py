@@ -2,11 +2,29 @@
 
 from guetteur.model._countries import GROUPS, expand_releasability
 from guetteur.model.document import Chunk, Document
+from guetteur.model.entity import (
+    ENTITY_TYPES,
+    CoordinateMention,
+    Entity,
+    EntityMention,
+    EntityRef,
+    EntityType,
+    Place,
+)
+from guetteur.model.event import Event
 from guetteur.model.grade import Grade
 from guetteur.model.marking import Authority, Clearance, Level, Marking
 
 __all__ = [
+    "ENTITY_TYPES",
     "GROUPS",
+    "CoordinateMention",
+    "Entity",
+    "EntityMention",
+    "EntityRef",
+    "EntityType",
+    "Event",
+    "Place",
     "Authority",
     "Chunk",
     "Clearance",

@@ -1,7 +1,8 @@
 """The ingest pipeline: files → parsed documents → marked, graded, chunked, embedded → store.
 
     parse (ingest/) → decide marking → grade → language → reported time
-        → chunk → embed (batched) → store (one transaction per batch) → audit
+        → chunk → embed and enrich (batched: entities, places, events)
+        → store (one transaction per batch) → audit
 
 `prepare` is pure (one RawDocument in, one Document and its chunks out), so an
 executor other than this loop (Dask, next) can run it unchanged. Batches are
@@ -24,15 +25,24 @@ from guetteur._exceptions import GuetteurError, IngestError, MarkingError, NoMar
 from guetteur.enrich.embeddings import embed
 from guetteur.enrich.grading import find_grade
 from guetteur.enrich.language import detect_languages
+from guetteur.enrich.resolution import FuzzyIndex
 from guetteur.enrich.times import find_reported_time
 from guetteur.ingest._base import RawDocument
 from guetteur.ingest.registry import iter_input_files, parse_file
 from guetteur.model import Chunk, Document, Grade, Marking
 from guetteur.pipeline.chunking import chunk_text
+from guetteur.pipeline.enrichment import Enricher, Enrichment
 from guetteur.security.markings import find_banner, high_water_mark, parse_marking
 from guetteur.store.base import NewDocument, Store
 
-__all__ = ["IngestOptions", "IngestReport", "PreparedDocument", "ingest_paths", "prepare"]
+__all__ = [
+    "IngestOptions",
+    "IngestReport",
+    "PreparedDocument",
+    "ingest_paths",
+    "prepare",
+    "reindex",
+]
 
 BATCH_SIZE = 32
 
@@ -169,15 +179,21 @@ def ingest_paths(
     store: Store,
     paths: Sequence[Path],
     options: IngestOptions,
+    enricher: Enricher | None = None,
     on_file: Callable[[Path], None] = lambda path: None,
 ) -> IngestReport:
-    """Ingest files and folders into `store`; see the module docstring."""
+    """Ingest files and folders into `store`; see the module docstring.
+
+    Without an `enricher`, documents are stored searchable but without
+    entities and events (`guetteur reindex` adds them later).
+    """
     report = IngestReport()
     if options.marking is not None:
         store.set_source_default_marking(options.source, options.marking)
     source_default = store.source_default_marking(options.source)
+    known = FuzzyIndex(store.entity_keys())
     for batch in _batches(_parsed(paths, report, on_file), BATCH_SIZE):
-        _ingest_batch(store, batch, options, source_default, report)
+        _ingest_batch(store, batch, options, source_default, report, enricher, known)
     store.audit(
         options.actor,
         "ingest",
@@ -200,6 +216,8 @@ def _ingest_batch(
     options: IngestOptions,
     source_default: Marking | None,
     report: IngestReport,
+    enricher: Enricher | None,
+    known: FuzzyIndex,
 ) -> None:
     now = datetime.now(UTC)
     languages = detect_languages([raw.text for raw in batch])
@@ -209,25 +227,78 @@ def _ingest_batch(
             prepared.append(prepare(raw, language, options, source_default, now))
         except IngestError as error:
             report.fail(error.origin, error.reason)
-    known = store.known_hashes([p.document.sha256 for p in prepared])
+    stored = store.known_hashes([p.document.sha256 for p in prepared])
     fresh: dict[str, PreparedDocument] = {}
     for item in prepared:
         sha = item.document.sha256
-        if sha in known or sha in fresh:
+        if sha in stored or sha in fresh:
             report.duplicates += 1
         else:
             fresh[sha] = item
     if not fresh:
         return
+    documents = [item.document for item in fresh.values()]
     vectors = embed([c.text for item in fresh.values() for c in item.chunks])
+    enrichments = _enrich(enricher, documents, known)
     to_store: list[NewDocument] = []
     offset = 0
-    for item in fresh.values():
+    for item, enrichment in zip(fresh.values(), enrichments, strict=True):
         count = len(item.chunks)
-        to_store.append(NewDocument(item.document, item.chunks, vectors[offset : offset + count]))
+        to_store.append(
+            NewDocument(
+                item.document,
+                item.chunks,
+                vectors[offset : offset + count],
+                entities=enrichment.entities,
+                events=enrichment.events,
+            )
+        )
         offset += count
     added = store.add_documents(to_store)
     # A concurrent run may have stored some of them between our check and our write.
     report.duplicates += len(to_store) - len(added)
     report.ingested += len(added)
     report.doc_ids.extend(added)
+
+
+def _enrich(
+    enricher: Enricher | None, documents: Sequence[Document], known: FuzzyIndex
+) -> list[Enrichment]:
+    if enricher is None:
+        return [Enrichment((), ()) for _ in documents]
+    return enricher.enrich_batch(
+        [d.text for d in documents],
+        [d.language for d in documents],
+        [d.reported_at or d.ingested_at for d in documents],
+        known,
+    )
+
+
+def reindex(
+    store: Store, enricher: Enricher, on_document: Callable[[str], None] = lambda doc_id: None
+) -> int:
+    """Re-run enrichment on every stored document (after a model or lexicon change).
+
+    A maintenance pass: it reads every document whatever its marking, writes
+    only derived records carrying each document's own marking, and shows
+    nothing to anyone. Returns the number of documents re-enriched.
+    """
+    count = 0
+    # Seeded with the stored keys so that fuzzy merges land on the same entities
+    # whatever order the documents come in.
+    known = FuzzyIndex(store.entity_keys())
+    batch: list[Document] = []
+
+    def flush() -> None:
+        for document, enrichment in zip(batch, _enrich(enricher, batch, known), strict=True):
+            store.replace_enrichment(document.id, enrichment.entities, enrichment.events)
+            on_document(document.id)
+        batch.clear()
+
+    for document in store.documents_for_maintenance():
+        batch.append(document)
+        count += 1
+        if len(batch) == BATCH_SIZE:
+            flush()
+    flush()
+    return count

@@ -3,6 +3,7 @@
 from guetteur.security.markings import (
     find_banner,
     high_water_mark,
+    is_banner_line,
     may_read,
     parse_clearance,
     parse_level,
@@ -13,6 +14,7 @@ from guetteur.security.markings import (
 __all__ = [
     "find_banner",
     "high_water_mark",
+    "is_banner_line",
     "may_read",
     "parse_clearance",
     "parse_level",

@@ -34,6 +34,7 @@ from guetteur.model.marking import default_releasability
 __all__ = [
     "find_banner",
     "high_water_mark",
+    "is_banner_line",
     "may_read",
     "parse_clearance",
     "parse_level",
@@ -215,6 +216,11 @@ def _banner_candidate(line: str) -> str:
     return _BANNER_PREFIX.sub("", candidate).strip(_DECORATION)
 
 
+def is_banner_line(line: str) -> bool:
+    """Whether a line is a classification banner (its first segment is a label)."""
+    return _label(_banner_candidate(line).split("//")[0].strip()) is not None
+
+
 def find_banner(text: str) -> Marking | None:
     """The marking of a document's own banner: its first or last non-empty line.
 
@@ -228,8 +234,6 @@ def find_banner(text: str) -> Marking | None:
         return None
     found: list[Marking] = []
     for line in {lines[0], lines[-1]}:
-        candidate = _banner_candidate(line)
-        if _label(candidate.split("//")[0].strip()) is None:
-            continue
-        found.append(parse_marking(candidate))
+        if is_banner_line(line):
+            found.append(parse_marking(_banner_candidate(line)))
     return high_water_mark(found) if found else None

@@ -1,5 +1,27 @@
 """Stores: the contract (base.py) and its backends (sqlite/; postgres/ next)."""
 
-from guetteur.store.base import ChunkHit, DocumentStats, NewDocument, Store, User
+from guetteur.store.base import (
+    BBox,
+    ChunkHit,
+    DocumentStats,
+    EntityDetail,
+    EntitySummary,
+    EventRow,
+    MentionRow,
+    NewDocument,
+    Store,
+    User,
+)
 
-__all__ = ["ChunkHit", "DocumentStats", "NewDocument", "Store", "User"]
+__all__ = [
+    "BBox",
+    "ChunkHit",
+    "DocumentStats",
+    "EntityDetail",
+    "EntitySummary",
+    "EventRow",
+    "MentionRow",
+    "NewDocument",
+    "Store",
+    "User",
+]

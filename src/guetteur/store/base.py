@@ -13,17 +13,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from guetteur.model import Chunk, Clearance, Document, Marking
+from guetteur.model import Chunk, Clearance, Document, EntityRef, Event, Marking
 from guetteur.security.audit import AuditRow
 
 __all__ = [
+    "BBox",
     "ChunkHit",
     "DocumentStats",
+    "EntityDetail",
+    "EntitySummary",
+    "EventRow",
+    "MentionRow",
     "NewDocument",
     "Store",
     "User",
@@ -45,6 +51,58 @@ class NewDocument:
     document: Document
     chunks: Sequence[Chunk]
     embeddings: Vector  # shape (len(chunks), dim)
+    entities: Sequence[EntityRef] = ()
+    events: Sequence[Event] = ()
+
+
+BBox = tuple[float, float, float, float]  # west, south, east, north (degrees)
+
+
+@dataclass(frozen=True)
+class EntitySummary:
+    """An entity as one reader may know it: only from documents they may read."""
+
+    id: str
+    name: str
+    type: str
+    mentions: int
+    documents: int
+    lat: float | None = None
+    lon: float | None = None
+
+
+@dataclass(frozen=True)
+class MentionRow:
+    doc_id: str
+    text: str
+    start: int
+    end: int
+    marking: Marking
+
+
+@dataclass(frozen=True)
+class EntityDetail:
+    entity: EntitySummary
+    aliases: Sequence[str]
+    mentions: Sequence[MentionRow]
+    cooccurring: Sequence[EntitySummary]  # `mentions` there counts shared documents
+
+
+@dataclass(frozen=True)
+class EventRow:
+    id: int
+    doc_id: str
+    kind: str
+    what: str
+    start: int
+    end: int
+    at: datetime | None
+    lat: float | None
+    lon: float | None
+    place: str | None
+    participants: Sequence[tuple[str, str, str]]  # (entity id, name, type)
+    marking: Marking
+    detail: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -93,7 +151,24 @@ class Store(Protocol):
     def add_documents(self, batch: Sequence[NewDocument]) -> list[str]: ...
     def get_document(self, doc_id: str, clearance: Clearance) -> Document: ...
     def iter_documents(self, clearance: Clearance) -> Iterator[Document]: ...
+    def documents_for_maintenance(self) -> Iterator[Document]:
+        """Every document, unfiltered: for reindexing only, never shown to a user."""
+        ...
+
     def stats(self, clearance: Clearance) -> DocumentStats: ...
+
+    # --- entities and events (issue 3), filtered like documents
+    def entity_keys(self) -> list[tuple[str, str]]: ...
+    def replace_enrichment(
+        self, doc_id: str, entities: Sequence[EntityRef], events: Sequence[Event]
+    ) -> None: ...
+    def list_entities(
+        self, clearance: Clearance, entity_type: str | None = None
+    ) -> list[EntitySummary]: ...
+    def get_entity(self, name_or_id: str, clearance: Clearance) -> EntityDetail: ...
+    def list_events(
+        self, clearance: Clearance, since: datetime | None = None, bbox: BBox | None = None
+    ) -> list[EventRow]: ...
 
     # --- ranked reads, filtered by clearance before ranking
     def search_text(self, query: str, clearance: Clearance, limit: int) -> list[ChunkHit]: ...

@@ -86,6 +86,57 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     """,
+    # 1 → 2: entities, their mentions, events (issue 3). Mentions and events carry
+    # their document's marking so reads filter on them like on chunks.
+    """
+    CREATE TABLE entities (
+        id TEXT PRIMARY KEY,
+        type TEXT NOT NULL,
+        key TEXT NOT NULL,
+        canonical TEXT,                   -- from the lexicon or gazetteer; NULL: surface forms only
+        lat REAL,
+        lon REAL,
+        geonameid INTEGER,
+        UNIQUE (type, key)
+    );
+    CREATE INDEX entities_type ON entities(type);
+
+    CREATE TABLE mentions (
+        id INTEGER PRIMARY KEY,
+        entity_id TEXT NOT NULL REFERENCES entities(id),
+        doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        marking_id INTEGER NOT NULL REFERENCES markings(id),
+        start INTEGER NOT NULL,
+        end INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        source TEXT NOT NULL
+    );
+    CREATE INDEX mentions_entity ON mentions(entity_id, marking_id);
+    CREATE INDEX mentions_doc ON mentions(doc_id);
+
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        marking_id INTEGER NOT NULL REFERENCES markings(id),
+        kind TEXT NOT NULL,
+        what TEXT NOT NULL,
+        start INTEGER NOT NULL,
+        end INTEGER NOT NULL,
+        at TEXT,
+        lat REAL,
+        lon REAL,
+        place_entity_id TEXT REFERENCES entities(id),
+        detail TEXT NOT NULL              -- JSON object
+    );
+    CREATE INDEX events_doc ON events(doc_id);
+    CREATE INDEX events_at ON events(at);
+
+    CREATE TABLE event_participants (
+        event_id INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+        entity_id TEXT NOT NULL REFERENCES entities(id),
+        PRIMARY KEY (event_id, entity_id)
+    );
+    """,
 ]
 
 

@@ -1,0 +1,103 @@
+"""The enrichment stage: who, what, where and when for a batch of documents.
+
+    entities (spaCy + our rules) → places resolved in the gazetteer
+        → coordinates and times found in the text → entity resolution
+        → events (SALUTE fields, or sentence by sentence)
+
+`Enricher` holds the heavy resources (spaCy pipelines, the gazetteer index),
+loaded once; `enrich_batch` is otherwise a pure function of the texts, so the
+same stage runs during ingest, during `guetteur reindex`, and later on Dask
+workers. Fuzzy merging of names against entities already stored is the one
+piece of state, kept in a `FuzzyIndex` the caller seeds from the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+
+from guetteur.enrich.coordinates import find_coordinates
+from guetteur.enrich.entities import EntityExtractor
+from guetteur.enrich.events import extract_events
+from guetteur.enrich.places import Gazetteer, normalize_place_name
+from guetteur.enrich.resolution import FuzzyIndex, to_ref
+from guetteur.enrich.times import find_times
+from guetteur.model import EntityMention, EntityRef, Event
+
+__all__ = ["Enricher", "Enrichment", "GAZETTEER_FILE", "LEXICON_DIR"]
+
+GAZETTEER_FILE = "gazetteer.db"
+LEXICON_DIR = "lexicon"  # user additions to the equipment/unit lexicon, in the workspace
+# A model's person/org guess is retyped as a place only for towns at least this big:
+# small hamlets share names with too many surnames.
+RETYPE_MIN_POPULATION = 1_000
+
+
+@dataclass(frozen=True)
+class Enrichment:
+    """What enrichment found in one document."""
+
+    entities: Sequence[EntityRef]
+    events: Sequence[Event]
+
+
+class Enricher:
+    """Entity extraction, geoparsing, resolution and events, with resources loaded once."""
+
+    def __init__(self, home: Path) -> None:
+        lexicon = home / LEXICON_DIR
+        self._extractor = EntityExtractor(extra_lexicon=lexicon if lexicon.exists() else None)
+        self._gazetteer_path = home / GAZETTEER_FILE
+        self._gazetteer: Gazetteer | None = None
+
+    @property
+    def gazetteer(self) -> Gazetteer:
+        if self._gazetteer is None:
+            self._gazetteer = Gazetteer.open(self._gazetteer_path)
+        return self._gazetteer
+
+    def enrich_batch(
+        self,
+        texts: Sequence[str],
+        languages: Sequence[str],
+        anchors: Sequence[datetime | None],
+        known: FuzzyIndex,
+    ) -> list[Enrichment]:
+        mentions_per_text = self._extractor.extract_batch(texts, languages)
+        results: list[Enrichment] = []
+        for text, found, anchor in zip(texts, mentions_per_text, anchors, strict=True):
+            mentions = [self._retype_places(m) for m in found]
+            place_mentions = [m for m in mentions if m.type == "place"]
+            places = self.gazetteer.resolve(place_mentions, context=text)
+            place_of = {id(m): p for m, p in zip(place_mentions, places, strict=True)}
+            refs = [known.canonical(to_ref(m, place_of.get(id(m)))) for m in mentions]
+            events = extract_events(
+                text, refs, find_coordinates(text), find_times(text, anchor=anchor), anchor
+            )
+            results.append(Enrichment(refs, events))
+        return results
+
+    def _retype_places(self, mention: EntityMention) -> EntityMention:
+        """A town the statistical model called a person or an organisation is a place.
+
+        The small English model reads "Tapa" as a person and "Narva" as an
+        organisation. A model-only guess of one or two words whose exact name is
+        a gazetteer town of some size is retyped; lexicon and pattern hits are
+        never touched, so "NATO" or "Wagner" stay organisations.
+        """
+        if (
+            mention.source != "model"
+            or mention.type not in ("person", "org")
+            or len(mention.text.split()) > 2
+        ):
+            return mention
+        name = normalize_place_name(mention.text)
+        if any(
+            normalize_place_name(place.name) == name
+            and (place.population >= RETYPE_MIN_POPULATION or place.feature != "city")
+            for place in self.gazetteer.candidates(mention.text)
+        ):
+            return replace(mention, type="place")
+        return mention
