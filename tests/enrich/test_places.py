@@ -275,6 +275,9 @@ def test_nearest_place_labels_a_position(gazetteer: Gazetteer) -> None:
     assert describe_position(narva, lat, lon, lang="fr") == "à 10 km au NE de Narva"
     assert describe_position(narva, narva.lat, narva.lon) == "in Narva"
     assert describe_position(narva, narva.lat - 0.2, narva.lon, lang="fr").endswith("au S de Narva")
+    assert describe_position(narva, narva.lat, narva.lon - 0.3, lang="fr").endswith(
+        "à l'O de Narva"
+    )
 
 
 # --- the index file ---------------------------------------------------------------------------

@@ -82,3 +82,25 @@ def test_user_lexicon_extends_equipment_after_reindex(enriched: Workspace, tmp_p
     )
     enriched.reindex(ops)
     assert "KAMAZ" in {e.name for e in enriched.entities(ops, "equipment")}
+
+
+def test_one_entity_across_languages_and_spellings(tmp_path: Path, built_gazetteer: Path) -> None:
+    workspace = new_workspace(tmp_path / "ws", built_gazetteer)
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "fr.txt").write_text(
+        "NATO RESTRICTED\nLe groupe APT28 a visé un ministère à Varsovie depuis Moscou.\n",
+        encoding="utf-8",
+    )
+    (inputs / "en.txt").write_text(
+        "NATO RESTRICTED\nAPT28 operators in Moscow targeted a ministry in Warsaw.\n",
+        encoding="utf-8",
+    )
+    workspace.ingest(workspace.user(), [inputs], source="s")
+    ops = workspace.user()
+    for name, other in (("Moscou", "Moscow"), ("Varsovie", "Warsaw"), ("APT28", "apt28")):
+        detail = workspace.entity(ops, name)
+        assert detail.entity.documents == 2, name
+        assert workspace.entity(ops, other).entity.id == detail.entity.id
+    assert workspace.entity(ops, "Moscou").entity.name == "Moscow"
+    workspace.close()

@@ -59,15 +59,9 @@ def _band_south_edge(band: str) -> float:
     return -80.0 + 8.0 * _BANDS.index(band)
 
 
-def _band_of(lat: float) -> str | None:
-    if not -80.0 <= lat <= 84.0:
-        return None
-    return _BANDS[min(int((lat + 80.0) // 8.0), len(_BANDS) - 1)]
-
-
 def _northing_at_central_meridian(lat: float) -> float:
     """UTM northing of a latitude on a zone's central meridian, from `mgrs` itself."""
-    zone, hemisphere, _easting, northing = _MGRS.MGRSToUTM(_MGRS.toMGRS(lat, 3.0))
+    _zone, _hemisphere, _easting, northing = _MGRS.MGRSToUTM(_MGRS.toMGRS(lat, 3.0))
     return float(northing)
 
 
@@ -205,23 +199,18 @@ def utm_to_latlon(zone: int, letter: str, easting: float, northing: float) -> tu
         raise ValueError(f"{label!r}: UTM zone {zone} is outside 1-60")
     if not 100_000 <= easting <= 900_000 or not 0 <= northing <= 10_000_000:
         raise ValueError(f"{label!r}: easting or northing out of range")
-    readings: list[tuple[str, str | None]] = [(letter, letter)]  # (hemisphere band, band to check)
-    if letter == "N":
-        readings.append(("N", None))
-    elif letter == "S":
-        readings.append(("C", None))  # any southern band: only the hemisphere matters
-    for hemisphere_band, band in readings:
-        try:
-            if band is not None:
-                return _utm_to_latlon_in_band(label, zone, band, easting, northing)
-            hemisphere = "N" if hemisphere_band >= "N" else "S"
-            lat, lon = _MGRS.toLatLon(_MGRS.UTMToMGRS(zone, hemisphere, easting, northing, 5))
-            if (hemisphere == "N") != (lat >= 0):
-                continue
-            return float(lat), float(lon)
-        except (ValueError, MGRSError):
-            continue
-    raise ValueError(f"{label!r}: not a valid UTM position")
+    try:
+        return _utm_to_latlon_in_band(label, zone, letter, easting, northing)
+    except ValueError:
+        if letter not in ("N", "S"):
+            raise
+    try:
+        lat, lon = _MGRS.toLatLon(_MGRS.UTMToMGRS(zone, letter, easting, northing, 5))
+    except MGRSError as error:
+        raise ValueError(f"{label!r}: not a valid UTM position ({error})") from None
+    if (letter == "N") != (lat >= 0):
+        raise ValueError(f"{label!r}: not a valid UTM position")
+    return float(lat), float(lon)
 
 
 def _find_utm(text: str) -> Iterator[CoordinateMention]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from guetteur._text import head_lines
 from guetteur.model.grade import Grade
 
 __all__ = ["find_grade"]
@@ -99,15 +100,6 @@ def _fold(text: str) -> str:
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
-def _head(text: str) -> str:
-    end = -1
-    for _ in range(_HEAD_LINES):
-        end = text.find("\n", end + 1)
-        if end == -1:
-            return text
-    return text[:end]
-
-
 def _candidates(head: str) -> list[tuple[int, Grade]]:
     found: list[tuple[int, Grade]] = []
     for pattern in (_LABELLED_CODE, _SOURCE_BRACKETED):
@@ -134,7 +126,7 @@ def find_grade(text: str) -> Grade | None:
     Crédibilité de l'information : 3", "Source (B2)". Case and accents do not
     matter. When the text states more than one, the first wins.
     """
-    candidates = _candidates(_fold(_head(text)))
+    candidates = _candidates(_fold(head_lines(text, _HEAD_LINES)))
     if not candidates:
         return None
     return min(candidates, key=lambda candidate: candidate[0])[1]

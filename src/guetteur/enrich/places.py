@@ -149,8 +149,11 @@ _ABBREVIATIONS = {"st": "saint", "ste": "sainte", "mt": "mount", "ft": "fort"}
 def normalize_place_name(name: str) -> str:
     """The lookup key of a place name: "Saint-Pétersbourg" and "St. Petersbourg" agree."""
     if name.isascii():
-        # Most names: skip Unicode decomposition, which dominates build time.
-        text = name.lower().translate(_ASCII_PUNCTUATION)
+        # Most names: skip Unicode decomposition, which dominates build time,
+        # and, when there is no punctuation, the translation too.
+        text = name.lower()
+        if not text.replace(" ", "").isalnum():
+            text = text.translate(_ASCII_PUNCTUATION)
     else:
         text = unicodedata.normalize("NFKD", name.casefold().translate(_LETTERS))
         text = _SEPARATORS.sub(" ", _COMBINING_MARKS.sub("", text))
@@ -679,7 +682,8 @@ def describe_position(place: Place, lat: float, lon: float, *, lang: str = "en")
         return f"à {place.name}" if french else f"in {place.name}"
     point = _compass(place.lat, place.lon, lat, lon, _COMPASS_FR if french else _COMPASS_EN)
     if french:
-        return f"à {distance:.0f} km au {point} de {place.name}"
+        towards = "à l'" if point in ("E", "O") else "au "  # à l'est, au nord-est
+        return f"à {distance:.0f} km {towards}{point} de {place.name}"
     return f"{distance:.0f} km {point} of {place.name}"
 
 

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Literal
 
+from guetteur._text import head_lines
+
 __all__ = [
     "TimeKind",
     "TimeMention",
@@ -600,15 +602,6 @@ _TIME_OF_DAY = re.compile(
 )
 
 
-def _head(text: str) -> str:
-    end = -1
-    for _ in range(_HEAD_LINES):
-        end = text.find("\n", end + 1)
-        if end == -1:
-            return text
-    return text[:end]
-
-
 def _from_labels(head: str, anchor: datetime | None) -> datetime | None:
     date_only: datetime | None = None
     time_of_day: tuple[int, int] | None = None
@@ -639,7 +632,7 @@ def find_reported_time(text: str, anchor: datetime | None = None) -> datetime | 
     Prose dates with no zone are taken as UTC (a staff's local zone will be a
     workspace setting); dates without a time are midnight UTC.
     """
-    head = _head(text)
+    head = head_lines(text, _HEAD_LINES)
     labelled = _from_labels(head, anchor)
     if labelled is not None:
         return labelled
