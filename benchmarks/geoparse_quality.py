@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from guetteur.enrich.places import Gazetteer, distance_km
+from guetteur.enrich.places import GAZETTEER_FILE_NAME, Gazetteer, distance_km
 from guetteur.model.entity import EntityMention, Place
 
 GOLD = Path(__file__).resolve().parent / "gold" / "geoparse_gold.jsonl"
@@ -114,7 +114,7 @@ def main() -> None:
     gold = load_gold(args.gold)
 
     with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / "gazetteer.sqlite"
+        path = Path(scratch) / GAZETTEER_FILE_NAME
         started = time.perf_counter()
         gazetteer = Gazetteer.open(path)
         build_seconds = time.perf_counter() - started

@@ -2,8 +2,10 @@
 
 from guetteur._exceptions import (
     AuditChainError,
+    GazetteerError,
     GuetteurError,
     IngestError,
+    LexiconError,
     MarkingError,
     MissingDependencyError,
     NoMarkingError,
@@ -16,8 +18,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AuditChainError",
+    "GazetteerError",
     "GuetteurError",
     "IngestError",
+    "LexiconError",
     "MarkingError",
     "MissingDependencyError",
     "NoMarkingError",

@@ -2,6 +2,8 @@
 
     GuetteurError                 base: catch this to catch ours
     ├── MarkingError              a marking or clearance string that cannot be parsed
+    ├── LexiconError              a user lexicon file that cannot be read; names file and line
+    ├── GazetteerError            the gazetteer index cannot be used; names the file
     ├── IngestError               one input (file, feed entry) could not be read; names it
     │   └── NoMarkingError        an input with no banner, no --marking and no source default
     ├── WorkspaceError            no workspace, or a workspace that is not ours / not initialised
@@ -17,7 +19,9 @@ from __future__ import annotations
 
 __all__ = [
     "AuditChainError",
+    "GazetteerError",
     "GuetteurError",
+    "LexiconError",
     "IngestError",
     "MarkingError",
     "MissingDependencyError",
@@ -34,6 +38,14 @@ class GuetteurError(Exception):
 
 class MarkingError(GuetteurError, ValueError):
     """A marking or clearance string that cannot be parsed."""
+
+
+class LexiconError(GuetteurError, ValueError):
+    """A lexicon file that cannot be read; the message names the file and line."""
+
+
+class GazetteerError(GuetteurError):
+    """The gazetteer file cannot be used; the message names it and says what to do."""
 
 
 class IngestError(GuetteurError):

@@ -312,7 +312,7 @@ def test_a_corrupt_or_stale_file_is_rebuilt(tmp_path: Path) -> None:
 
 
 def test_a_foreign_database_is_never_overwritten(tmp_path: Path) -> None:
-    path = tmp_path / "store.sqlite"
+    path = tmp_path / "guetteur.db"  # the workspace store, given by mistake
     connection = connect(path)
     connection.execute("CREATE TABLE documents (id INTEGER PRIMARY KEY)")
     connection.close()

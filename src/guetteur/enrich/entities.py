@@ -48,7 +48,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, cast
 
-from guetteur._exceptions import GuetteurError, MissingDependencyError
+from guetteur._exceptions import LexiconError, MissingDependencyError
 from guetteur.model.entity import ENTITY_TYPES, EntityMention, EntityType
 from guetteur.security.markings import is_banner_line
 
@@ -87,10 +87,6 @@ _UNUSED_COMPONENTS = (
 )
 
 _LEXICON_HEADER = ("canonical", "type", "subtype", "aliases")
-
-
-class LexiconError(GuetteurError, ValueError):
-    """A lexicon file that cannot be read; the message names the file and line."""
 
 
 # --- lexicon -----------------------------------------------------------------

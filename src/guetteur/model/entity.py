@@ -78,8 +78,8 @@ class CoordinateMention:
     lat: float
     lon: float
     kind: Literal["decimal", "dms", "mgrs", "utm"]
-    # Half-size of the square an MGRS/UTM reference designates, in metres
-    # (1 m for 10-digit MGRS, 1 km for 4-digit); 0 for point coordinates.
+    # Half the side of the square an MGRS reference designates, in metres
+    # (0.5 m for 10 digits, 500 m for 4 digits); 0 for point coordinates.
     precision_m: float = 0.0
 
 

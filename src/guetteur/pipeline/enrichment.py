@@ -21,14 +21,14 @@ from pathlib import Path
 from guetteur.enrich.coordinates import find_coordinates
 from guetteur.enrich.entities import EntityExtractor
 from guetteur.enrich.events import extract_events
-from guetteur.enrich.places import Gazetteer, normalize_place_name
+from guetteur.enrich.places import GAZETTEER_FILE_NAME, Gazetteer, normalize_place_name
 from guetteur.enrich.resolution import FuzzyIndex, to_ref
 from guetteur.enrich.times import find_times
 from guetteur.model import EntityMention, EntityRef, Event
 
 __all__ = ["Enricher", "Enrichment", "GAZETTEER_FILE", "LEXICON_DIR"]
 
-GAZETTEER_FILE = "gazetteer.db"
+GAZETTEER_FILE = GAZETTEER_FILE_NAME
 LEXICON_DIR = "lexicon"  # user additions to the equipment/unit lexicon, in the workspace
 # A model's person/org guess is retyped as a place only for towns at least this big:
 # small hamlets share names with too many surnames.
