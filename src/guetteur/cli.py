@@ -24,6 +24,7 @@ from rich.table import Table
 
 from guetteur._exceptions import AuditChainError, GuetteurError
 from guetteur.model import ENTITY_TYPES, Document, Grade
+from guetteur.pipeline.enrichment import GAZETTEER_FILE
 from guetteur.pipeline.ingest import IngestReport
 from guetteur.security.markings import parse_clearance, parse_marking
 from guetteur.store import BBox, EntitySummary, EventRow, User
@@ -215,6 +216,8 @@ def ingest(
     """Ingest files and folders (txt, md, html, pdf, docx, eml, rss/atom, json/jsonl)."""
     workspace = _workspace(context)
     actor = workspace.user(as_user)
+    if not as_json and not (workspace.home / GAZETTEER_FILE).exists():
+        err_console.print("building the gazetteer index (once per workspace, a few seconds)…")
     report = _progress_ingest(
         workspace,
         actor,

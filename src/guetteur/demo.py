@@ -73,6 +73,7 @@ def run_demo(console: Console, keep: Path | None = None) -> None:
 
 def _ingest(console: Console, workspace: Workspace, scenario: Path) -> None:
     console.rule("[bold]1. Ingest the exercise scenario")
+    console.print("(the first ingest of a workspace also indexes the gazetteer: a few seconds)")
     files = list(iter_input_files([scenario]))
     with Progress(
         TextColumn("ingest"), BarColumn(), MofNCompleteColumn(), console=console, transient=True
@@ -97,15 +98,16 @@ def _ingest(console: Console, workspace: Workspace, scenario: Path) -> None:
 
 def _visibility(console: Console, workspace: Workspace) -> None:
     console.rule("[bold]2. Who may read what")
-    table = Table("user", "clearance", "nation", "caveats", "documents readable")
+    table = Table("user", "clearance", "nation", "caveats", "documents", "entities", "events")
     for user in workspace.users():
-        counted = workspace.stats(user)
         table.add_row(
             user.name,
             user.clearance.level.name.replace("_", " "),
             user.clearance.nationality,
             ", ".join(sorted(user.clearance.caveats)) or "-",
-            str(counted.documents),
+            str(workspace.stats(user).documents),
+            str(len(workspace.entities(user))),
+            str(len(workspace.events(user))),
         )
     console.print(table)
 

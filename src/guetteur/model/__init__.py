@@ -1,6 +1,7 @@
 """Core types of guetteur. Pure values: no I/O, nothing else of ours imported."""
 
 from guetteur.model._countries import GROUPS, expand_releasability
+from guetteur.model.alert import Alert, NetworkEvent, Severity, WindowsEvent
 from guetteur.model.document import Chunk, Document
 from guetteur.model.entity import (
     ENTITY_TYPES,
@@ -16,6 +17,10 @@ from guetteur.model.grade import Grade
 from guetteur.model.marking import Authority, Clearance, Level, Marking
 
 __all__ = [
+    "Alert",
+    "NetworkEvent",
+    "Severity",
+    "WindowsEvent",
     "ENTITY_TYPES",
     "GROUPS",
     "CoordinateMention",
