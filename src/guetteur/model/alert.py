@@ -38,7 +38,8 @@ class Severity(enum.IntEnum):
         return cls.__members__.get((level or "").upper(), cls.MEDIUM)
 
 
-@dataclass(frozen=True)
+# slots: a million alerts in memory during triage; it also makes them faster to build.
+@dataclass(frozen=True, slots=True)
 class Alert:
     """One detection, normalised."""
 
