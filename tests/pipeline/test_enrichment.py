@@ -104,3 +104,15 @@ def test_one_entity_across_languages_and_spellings(tmp_path: Path, built_gazette
         assert workspace.entity(ops, other).entity.id == detail.entity.id
     assert workspace.entity(ops, "Moscou").entity.name == "Moscow"
     workspace.close()
+
+
+def test_a_village_far_from_everything_else_in_a_report_is_not_taken() -> None:
+    from guetteur.model import Place
+    from guetteur.pipeline.enrichment import _drop_stray_villages
+
+    narva = Place(590447, "Narva", 59.3772, 28.1903, "EE", 58_000)
+    tapa = Place(588335, "Tapa", 59.2606, 25.9586, "EE", 5_000)
+    tartu = Place(588335 + 1, "Tartu", 58.3806, 26.7251, "EE", 90_000)
+    val = Place(3042622, "Vál", 47.3630, 18.6790, "HU", 2_500)
+    assert _drop_stray_villages([narva, val, tapa, tartu]) == [narva, None, tapa, tartu]
+    assert _drop_stray_villages([narva, val]) == [narva, val]  # too little context to judge

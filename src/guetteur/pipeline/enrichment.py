@@ -21,10 +21,15 @@ from pathlib import Path
 from guetteur.enrich.coordinates import find_coordinates
 from guetteur.enrich.entities import EntityExtractor
 from guetteur.enrich.events import extract_events
-from guetteur.enrich.places import GAZETTEER_FILE_NAME, Gazetteer, normalize_place_name
+from guetteur.enrich.places import (
+    GAZETTEER_FILE_NAME,
+    Gazetteer,
+    distance_km,
+    normalize_place_name,
+)
 from guetteur.enrich.resolution import FuzzyIndex, to_ref
 from guetteur.enrich.times import find_times
-from guetteur.model import EntityMention, EntityRef, Event
+from guetteur.model import EntityMention, EntityRef, Event, Place
 
 __all__ = ["Enricher", "Enrichment", "GAZETTEER_FILE", "LEXICON_DIR"]
 
@@ -33,6 +38,8 @@ LEXICON_DIR = "lexicon"  # user additions to the equipment/unit lexicon, in the 
 # A model's person/org guess is retyped as a place only for towns at least this big:
 # small hamlets share names with too many surnames.
 RETYPE_MIN_POPULATION = 1_000
+STRAY_MAX_POPULATION = 20_000
+STRAY_DISTANCE_KM = 500.0
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,31 @@ class Enrichment:
 
     entities: Sequence[EntityRef]
     events: Sequence[Event]
+
+
+def _drop_stray_villages(places: list[Place | None]) -> list[Place | None]:
+    """Unresolve small places far from every other place the same text names.
+
+    "SEVERNY VAL" is an exercise name, not the Hungarian village of Vál: a
+    village 500 km from everything else in a report is far more often a word
+    the model mistook for a name than a real location.
+    """
+    located = [p for p in places if p is not None]
+    if len(located) < 3:
+        return places
+    kept: list[Place | None] = []
+    for place in places:
+        if (
+            place is not None
+            and place.population < STRAY_MAX_POPULATION
+            and place.feature == "city"
+        ):
+            others = [o for o in located if o.geonameid != place.geonameid]
+            nearest = min(distance_km(place.lat, place.lon, o.lat, o.lon) for o in others)
+            if nearest > STRAY_DISTANCE_KM:
+                place = None
+        kept.append(place)
+    return kept
 
 
 class Enricher:
@@ -70,7 +102,7 @@ class Enricher:
         for text, found, anchor in zip(texts, mentions_per_text, anchors, strict=True):
             mentions = [self._retype_places(m) for m in found]
             place_mentions = [m for m in mentions if m.type == "place"]
-            places = self.gazetteer.resolve(place_mentions, context=text)
+            places = _drop_stray_villages(self.gazetteer.resolve(place_mentions, context=text))
             place_of = {id(m): p for m, p in zip(place_mentions, places, strict=True)}
             refs = [known.canonical(to_ref(m, place_of.get(id(m)))) for m in mentions]
             events = extract_events(
