@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 from rich.console import Console
@@ -24,10 +24,11 @@ from rich.table import Table
 
 from guetteur._exceptions import AuditChainError, GuetteurError
 from guetteur.model import ENTITY_TYPES, Document, Grade
+from guetteur.pipeline.alerts import AlertFormat
 from guetteur.pipeline.enrichment import GAZETTEER_FILE
 from guetteur.pipeline.ingest import IngestReport
 from guetteur.security.markings import parse_clearance, parse_marking
-from guetteur.store import BBox, EntitySummary, EventRow, User
+from guetteur.store import BBox, EntitySummary, EventRow, StoredAlert, User
 from guetteur.workspace import Workspace, resolve_home
 
 __all__ = ["main"]
@@ -539,6 +540,188 @@ def reindex_command(context: click.Context, as_user: str | None) -> None:
     workspace = _workspace(context)
     count = workspace.reindex(workspace.user(as_user))
     click.echo(f"re-enriched {count} documents")
+
+
+# ------------------------------------------------------------------------ cyber
+def _alert_json(stored: StoredAlert) -> dict[str, Any]:
+    a = stored.alert
+    return {
+        "id": a.id,
+        "time": a.time.isoformat(),
+        "signature": a.signature,
+        "rule_id": a.rule_id,
+        "severity": a.severity.name.lower(),
+        "host": a.host,
+        "src": a.src,
+        "dst": a.dst,
+        "techniques": list(a.techniques),
+        "incident_id": stored.incident_id,
+        "detector": a.detector,
+        "marking": str(stored.marking),
+    }
+
+
+@main.group(invoke_without_command=True)
+@click.option("--since", help="Only alerts at or after: a duration (24h, 7d) or an ISO time.")
+@click.option("--rule", "rule_id", help="Only alerts of this rule (Sigma id or Suricata sid).")
+@click.option("--limit", type=click.IntRange(1), help="Show at most N (default: all).")
+@json_option
+@as_option
+@click.pass_context
+@handle_errors
+def alerts(
+    context: click.Context,
+    since: str | None,
+    rule_id: str | None,
+    limit: int | None,
+    as_json: bool,
+    as_user: str | None,
+) -> None:
+    """List alerts the reader may read, oldest first (`alerts ingest` adds them)."""
+    if context.invoked_subcommand is not None:
+        return
+    workspace = _workspace(context)
+    found = workspace.alerts(workspace.user(as_user), parse_since(since), rule_id, limit)
+    if as_json:
+        _emit_json({"alerts": [_alert_json(a) for a in found]})
+        return
+    table = Table("time", "severity", "signature", "host", "src → dst", "marking")
+    for stored in found:
+        a = stored.alert
+        table.add_row(
+            a.time.strftime("%Y-%m-%d %H:%M:%S"),
+            a.severity.name.lower(),
+            a.signature,
+            a.host or "",
+            f"{a.src or ''} → {a.dst or ''}",
+            str(stored.marking),
+        )
+    console.print(table)
+
+
+@alerts.command("ingest")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "eve", "sysmon", "evtx"]),
+    default="auto",
+    show_default=True,
+    help="Input format; auto reads the first record.",
+)
+@click.option("--source", default="cert", show_default=True, help="Name of the sensor feed.")
+@click.option("--marking", help="Marking of these alerts (alerts carry no banner).")
+@json_option
+@as_option
+@click.pass_context
+@handle_errors
+def alerts_ingest(
+    context: click.Context,
+    paths: tuple[Path, ...],
+    fmt: str,
+    source: str,
+    marking: str | None,
+    as_json: bool,
+    as_user: str | None,
+) -> None:
+    """Ingest Suricata EVE and Windows event files (JSON, NDJSON, .evtx); runs loaded rules."""
+    workspace = _workspace(context)
+    report = workspace.ingest_alerts(
+        workspace.user(as_user),
+        list(paths),
+        source,
+        parse_marking(marking) if marking else None,
+        cast(AlertFormat, fmt),
+    )
+    payload = {
+        "alerts": report.alerts,
+        "events": report.events,
+        "duplicates": report.duplicates,
+        "failed": report.failed,
+    }
+    if as_json:
+        _emit_json(payload)
+    else:
+        click.echo(
+            f"alerts {report.alerts}, context events {report.events}, "
+            f"duplicates {report.duplicates}, failed {len(report.failed)}"
+        )
+        for failure in report.failed:
+            click.echo(f"  failed: {failure['path']}: {failure['error']}", err=True)
+    if report.failed:
+        sys.exit(EXIT_PARTIAL)
+
+
+@main.group()
+def rules() -> None:
+    """Sigma detection rules."""
+
+
+@rules.command("load")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@json_option
+@as_option
+@click.pass_context
+@handle_errors
+def rules_load(context: click.Context, folder: Path, as_json: bool, as_user: str | None) -> None:
+    """Compile a folder of Sigma rules and run them over the stored Windows events."""
+    workspace = _workspace(context)
+    loaded, raised = workspace.load_rules(workspace.user(as_user), folder)
+    unsupported = [{"path": str(path), "reason": reason} for path, reason in loaded.unsupported]
+    if as_json:
+        _emit_json({"loaded": len(loaded.rules), "unsupported": unsupported, "alerts": raised})
+        return
+    click.echo(f"loaded {len(loaded.rules)} rules; {raised} new alerts on stored events")
+    for item in unsupported:
+        click.echo(f"  unsupported: {item['path']}: {item['reason']}")
+
+
+@main.group()
+def attack() -> None:
+    """The MITRE ATT&CK catalogue and mapping of text to techniques."""
+
+
+@attack.command("import")
+@click.argument("file", type=click.Path(exists=True, path_type=Path))
+@as_option
+@click.pass_context
+@handle_errors
+def attack_import(context: click.Context, file: Path, as_user: str | None) -> None:
+    """Load a techniques/tactics catalogue (STIX bundle, or techniques.csv + tactics.csv)."""
+    workspace = _workspace(context)
+    catalogue = workspace.import_attack(workspace.user(as_user), file)
+    click.echo(f"imported {len(catalogue)} techniques, {len(catalogue.tactics)} tactics")
+
+
+@attack.command("map")
+@click.argument("text", required=False)
+@click.option("--file", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--top", default=3, show_default=True, type=click.IntRange(1, 50))
+@json_option
+@click.pass_context
+@handle_errors
+def attack_map(
+    context: click.Context, text: str | None, file: Path | None, top: int, as_json: bool
+) -> None:
+    """The ATT&CK techniques a text describes (French or English)."""
+    if (text is None) == (file is None):
+        raise click.UsageError("give the TEXT or --file PATH (one of them)")
+    if text is not None:
+        content = text
+    else:
+        assert file is not None  # one of them, checked above
+        content = file.read_text(encoding="utf-8")
+    mapper = _workspace(context).attack_mapper()
+    found = mapper.map_text(content, top=top)
+    techniques = [
+        {"id": t.id, "name": mapper.catalogue.full_name(t), "score": round(score, 4)}
+        for t, score in found
+    ]
+    if as_json:
+        _emit_json({"techniques": techniques})
+        return
+    for item in techniques:
+        click.echo(f"{item['id']:<11} {item['score']:.3f}  {item['name']}")
 
 
 # ------------------------------------------------------------------------ audit

@@ -9,12 +9,16 @@ ingest, search and show — so the rules hold whatever face is used.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
 from guetteur._exceptions import NotFoundError, WorkspaceError
+from guetteur.cyber.attack import Catalogue, TechniqueMapper, load_catalogue
+from guetteur.cyber.sigma import RuleSet, load_rules
 from guetteur.model import Clearance, Document, Grade, Marking
+from guetteur.pipeline.alerts import AlertFormat, AlertIngestReport, ingest_alerts, run_rules
 from guetteur.pipeline.enrichment import Enricher
 from guetteur.pipeline.ingest import IngestOptions, IngestReport, ingest_paths, reindex
 from guetteur.search import SearchResult, hybrid_search
@@ -25,14 +29,17 @@ from guetteur.store import (
     EntitySummary,
     EventRow,
     Store,
+    StoredAlert,
     User,
 )
 from guetteur.store.sqlite import open_store
 
-__all__ = ["DATABASE_NAME", "DEFAULT_HOME", "Workspace", "resolve_home"]
+__all__ = ["DATABASE_NAME", "DEFAULT_HOME", "RULES_DIR", "Workspace", "resolve_home"]
 
 DEFAULT_HOME = ".guetteur"
 DATABASE_NAME = "guetteur.db"
+RULES_DIR = "rules"  # the Sigma rules the workspace runs, copied in by `rules load`
+CACHE_DIR = "cache"  # derived files (ATT&CK technique embeddings), safe to delete
 
 
 def resolve_home(home: str | Path | None) -> Path:
@@ -174,6 +181,73 @@ class Workspace:
         self, reader: User, since: datetime | None = None, bbox: BBox | None = None
     ) -> list[EventRow]:
         return self.store.list_events(reader.clearance, since, bbox)
+
+    # ----------------------------------------------------------------- cyber
+    def rules(self) -> RuleSet | None:
+        """The Sigma rules loaded into this workspace, if any."""
+        folder = self.home / RULES_DIR
+        return load_rules(folder) if folder.is_dir() else None
+
+    def ingest_alerts(
+        self,
+        actor: User,
+        paths: Sequence[Path],
+        source: str,
+        marking: Marking | None = None,
+        fmt: AlertFormat = "auto",
+    ) -> AlertIngestReport:
+        return ingest_alerts(
+            self.store, paths, source, marking, self.rules(), fmt=fmt, actor=actor.name
+        )
+
+    def load_rules(self, actor: User, folder: Path) -> tuple[RuleSet, int]:
+        """Compile a folder of Sigma rules, keep the usable ones, run them over stored events."""
+        loaded = load_rules(folder)
+        target = self.home / RULES_DIR
+        target.mkdir(parents=True, exist_ok=True)
+        for rule in loaded.rules:
+            # Named by the rule's own id: loading a newer copy of a rule replaces it.
+            shutil.copyfile(rule.path, target / f"{rule.id}.yml")
+        raised = run_rules(self.store, loaded)
+        self.store.audit(
+            actor.name,
+            "rules.load",
+            {
+                "folder": str(folder),
+                "loaded": len(loaded.rules),
+                "unsupported": len(loaded.unsupported),
+                "alerts": raised,
+            },
+        )
+        return loaded, raised
+
+    def alerts(
+        self,
+        reader: User,
+        since: datetime | None = None,
+        rule_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[StoredAlert]:
+        return self.store.list_alerts(reader.clearance, since, rule_id, limit)
+
+    def import_attack(self, actor: User, path: Path) -> Catalogue:
+        catalogue = load_catalogue(path)
+        self.store.set_attack_catalogue(catalogue.to_records())
+        self.store.audit(
+            actor.name,
+            "attack.import",
+            {"path": str(path), "techniques": len(catalogue), "digest": catalogue.digest},
+        )
+        return catalogue
+
+    def attack_mapper(self) -> TechniqueMapper:
+        records = self.store.attack_catalogue()
+        if not records:
+            raise WorkspaceError(
+                f"{self.home}: no ATT&CK catalogue; import one with `guetteur attack import FILE` "
+                "(a STIX bundle of ATT&CK, or techniques.csv with tactics.csv beside it)"
+            )
+        return TechniqueMapper(Catalogue.from_records(records), cache_dir=self.home / CACHE_DIR)
 
     def stats(self, reader: User) -> DocumentStats:
         return self.store.stats(reader.clearance)

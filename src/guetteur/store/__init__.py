@@ -10,6 +10,7 @@ from guetteur.store.base import (
     MentionRow,
     NewDocument,
     Store,
+    StoredAlert,
     User,
 )
 
@@ -23,5 +24,6 @@ __all__ = [
     "MentionRow",
     "NewDocument",
     "Store",
+    "StoredAlert",
     "User",
 ]

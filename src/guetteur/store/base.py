@@ -19,7 +19,17 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from guetteur.model import Chunk, Clearance, Document, EntityRef, Event, Marking
+from guetteur.model import (
+    Alert,
+    Chunk,
+    Clearance,
+    Document,
+    EntityRef,
+    Event,
+    Marking,
+    NetworkEvent,
+    WindowsEvent,
+)
 from guetteur.security.audit import AuditRow
 
 __all__ = [
@@ -31,6 +41,7 @@ __all__ = [
     "EventRow",
     "MentionRow",
     "NewDocument",
+    "StoredAlert",
     "Store",
     "User",
 ]
@@ -131,6 +142,14 @@ class DocumentStats:
     by_source: Mapping[str, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class StoredAlert:
+    alert: Alert
+    marking: Marking
+    source: str
+    incident_id: str | None
+
+
 class Store(Protocol):
     """A guetteur workspace's records. Implementations: store.sqlite.SQLiteStore."""
 
@@ -169,6 +188,28 @@ class Store(Protocol):
     def list_events(
         self, clearance: Clearance, since: datetime | None = None, bbox: BBox | None = None
     ) -> list[EventRow]: ...
+
+    # --- cyber (issue 5): alerts and their context, filtered like documents
+    def add_alerts(self, alerts: Sequence[Alert], marking: Marking, source: str) -> int: ...
+    def add_network_events(
+        self, events: Sequence[NetworkEvent], marking: Marking, source: str
+    ) -> int: ...
+    def add_windows_events(
+        self, events: Sequence[WindowsEvent], marking: Marking, source: str
+    ) -> int: ...
+    def windows_events_for_maintenance(self) -> Iterator[tuple[WindowsEvent, Marking, str]]:
+        """Every stored Windows event with its marking and source: for running rules only."""
+        ...
+
+    def list_alerts(
+        self,
+        clearance: Clearance,
+        since: datetime | None = None,
+        rule_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[StoredAlert]: ...
+    def set_attack_catalogue(self, records: Sequence[Mapping[str, Any]]) -> None: ...
+    def attack_catalogue(self) -> list[dict[str, Any]]: ...
 
     # --- ranked reads, filtered by clearance before ranking
     def search_text(self, query: str, clearance: Clearance, limit: int) -> list[ChunkHit]: ...

@@ -137,6 +137,66 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (event_id, entity_id)
     );
     """,
+    # 2 → 3: cyber (issue 5). Alerts, the network and Windows events they come
+    # from or are explained by, and the user's ATT&CK catalogue.
+    """
+    CREATE TABLE alerts (
+        id TEXT PRIMARY KEY,
+        time TEXT NOT NULL,
+        detector TEXT NOT NULL,
+        signature TEXT NOT NULL,
+        rule_id TEXT NOT NULL,
+        severity INTEGER NOT NULL,
+        host TEXT,
+        src TEXT,
+        src_port INTEGER,
+        dst TEXT,
+        dst_port INTEGER,
+        protocol TEXT,
+        flow_id TEXT,
+        category TEXT,
+        techniques TEXT NOT NULL,         -- JSON array of ATT&CK ids
+        raw TEXT NOT NULL,                -- JSON object, the detector's record
+        source TEXT NOT NULL,
+        marking_id INTEGER NOT NULL REFERENCES markings(id),
+        incident_id TEXT
+    );
+    CREATE INDEX alerts_time ON alerts(time);
+    CREATE INDEX alerts_rule ON alerts(rule_id);
+    CREATE INDEX alerts_marking ON alerts(marking_id);
+
+    CREATE TABLE network_events (
+        id TEXT PRIMARY KEY,              -- hash of the record: re-ingest adds nothing
+        time TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        flow_id TEXT,
+        src TEXT,
+        dst TEXT,
+        data TEXT NOT NULL,
+        source TEXT NOT NULL,
+        marking_id INTEGER NOT NULL REFERENCES markings(id)
+    );
+    CREATE INDEX network_events_flow ON network_events(flow_id);
+
+    CREATE TABLE windows_events (
+        id TEXT PRIMARY KEY,
+        time TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        event_id INTEGER NOT NULL,
+        computer TEXT NOT NULL,
+        record_id INTEGER,
+        data TEXT NOT NULL,
+        source TEXT NOT NULL,
+        marking_id INTEGER NOT NULL REFERENCES markings(id)
+    );
+    CREATE INDEX windows_events_time ON windows_events(time);
+
+    CREATE TABLE attack_techniques (
+        id TEXT PRIMARY KEY,
+        record TEXT NOT NULL              -- JSON, guetteur.cyber.attack.Catalogue.to_records()
+    );
+    """,
 ]
 
 

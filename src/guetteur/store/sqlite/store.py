@@ -8,6 +8,7 @@ readable marking ids inside the SQL statement, before ORDER BY and LIMIT.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -19,7 +20,19 @@ import numpy as np
 
 from guetteur._exceptions import NotFoundError, UnknownUserError, WorkspaceError
 from guetteur._text import fold as fold_name
-from guetteur.model import Clearance, Document, EntityRef, Event, Grade, Level, Marking
+from guetteur.model import (
+    Alert,
+    Clearance,
+    Document,
+    EntityRef,
+    Event,
+    Grade,
+    Level,
+    Marking,
+    NetworkEvent,
+    Severity,
+    WindowsEvent,
+)
 from guetteur.security.audit import GENESIS, AuditRow, chain_hash, verify_chain
 from guetteur.security.markings import may_read, parse_marking
 from guetteur.store.base import (
@@ -31,6 +44,7 @@ from guetteur.store.base import (
     EventRow,
     MentionRow,
     NewDocument,
+    StoredAlert,
     User,
     Vector,
 )
@@ -499,6 +513,144 @@ class SQLiteStore:
             by_language=grouped("d.language"),
             by_source=grouped("d.source"),
         )
+
+    # -------------------------------------------------------------------- cyber
+    def add_alerts(self, alerts: Sequence[Alert], marking: Marking, source: str) -> int:
+        """Store alerts (one transaction); an alert already stored (same id) is skipped."""
+        added = 0
+        with self._transaction():
+            marking_id = self._marking_id(marking)
+            for a in alerts:
+                cursor = self._db.execute(
+                    "INSERT OR IGNORE INTO alerts(id, time, detector, signature, rule_id, "
+                    "severity, host, src, src_port, dst, dst_port, protocol, flow_id, category, "
+                    "techniques, raw, source, marking_id) "
+                    f"VALUES ({', '.join('?' * 18)})",
+                    (
+                        a.id, _iso(a.time), a.detector, a.signature, a.rule_id, int(a.severity),
+                        a.host, a.src, a.src_port, a.dst, a.dst_port, a.protocol, a.flow_id,
+                        a.category, json.dumps(list(a.techniques)),
+                        json.dumps(a.raw, ensure_ascii=False, default=str), source, marking_id,
+                    ),
+                )  # fmt: skip
+                added += cursor.rowcount
+        return added
+
+    def add_network_events(
+        self, events: Sequence[NetworkEvent], marking: Marking, source: str
+    ) -> int:
+        added = 0
+        with self._transaction():
+            marking_id = self._marking_id(marking)
+            for e in events:
+                data = json.dumps(e.data, ensure_ascii=False, sort_keys=True, default=str)
+                event_id = hashlib.sha256(data.encode()).hexdigest()[:16]
+                cursor = self._db.execute(
+                    "INSERT OR IGNORE INTO network_events(id, time, event_type, flow_id, src, dst, "
+                    "data, source, marking_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (event_id, _iso(e.time), e.event_type, e.flow_id, e.src, e.dst, data, source,
+                     marking_id),
+                )  # fmt: skip
+                added += cursor.rowcount
+        return added
+
+    def add_windows_events(
+        self, events: Sequence[WindowsEvent], marking: Marking, source: str
+    ) -> int:
+        added = 0
+        with self._transaction():
+            marking_id = self._marking_id(marking)
+            for e in events:
+                data = json.dumps(e.data, ensure_ascii=False, sort_keys=True, default=str)
+                identity = f"{e.computer}|{e.channel}|{e.record_id}|{_iso(e.time)}|{data}"
+                event_id = hashlib.sha256(identity.encode()).hexdigest()[:16]
+                cursor = self._db.execute(
+                    "INSERT OR IGNORE INTO windows_events(id, time, channel, provider, event_id, "
+                    "computer, record_id, data, source, marking_id) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (event_id, _iso(e.time), e.channel, e.provider, e.event_id, e.computer,
+                     e.record_id, data, source, marking_id),
+                )  # fmt: skip
+                added += cursor.rowcount
+        return added
+
+    def windows_events_for_maintenance(self) -> Iterator[tuple[WindowsEvent, Marking, str]]:
+        """Every stored Windows event with its marking and source: for running rules only."""
+        rows = self._db.execute(
+            "SELECT time, channel, provider, event_id, computer, data, record_id, marking_id, "
+            "source FROM windows_events ORDER BY time, id"
+        ).fetchall()
+        for time, channel, provider, event_id, computer, data, record_id, mid, source in rows:
+            event = WindowsEvent(
+                datetime.fromisoformat(time), channel, provider, event_id, computer,
+                json.loads(data), record_id,
+            )  # fmt: skip
+            yield event, self._marking(mid), source
+
+    def list_alerts(
+        self,
+        clearance: Clearance,
+        since: datetime | None = None,
+        rule_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[StoredAlert]:
+        readable = json.dumps(self.readable_marking_ids(clearance))
+        clauses = ["marking_id IN (SELECT value FROM json_each(:readable))"]
+        params: dict[str, Any] = {"readable": readable, "limit": -1 if limit is None else limit}
+        if since is not None:
+            clauses.append("time >= :since")
+            params["since"] = _iso(since)
+        if rule_id is not None:
+            clauses.append("rule_id = :rule_id")
+            params["rule_id"] = rule_id
+        rows = self._db.execute(
+            "SELECT id, time, detector, signature, rule_id, severity, host, src, src_port, dst, "
+            "dst_port, protocol, flow_id, category, techniques, raw, marking_id, source, "
+            f"incident_id FROM alerts WHERE {' AND '.join(clauses)} ORDER BY time, id LIMIT :limit",
+            params,
+        ).fetchall()
+        return [
+            StoredAlert(
+                Alert(
+                    row[0],
+                    datetime.fromisoformat(row[1]),
+                    row[2],
+                    row[3],
+                    row[4],
+                    Severity(row[5]),
+                    row[6],
+                    row[7],
+                    row[8],
+                    row[9],
+                    row[10],
+                    row[11],
+                    row[12],
+                    row[13],
+                    tuple(json.loads(row[14])),
+                    json.loads(row[15]),
+                ),
+                self._marking(row[16]),
+                row[17],
+                row[18],
+            )  # fmt: skip
+            for row in rows
+        ]
+
+    def set_attack_catalogue(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Replace the ATT&CK catalogue (the user brings one; a newer one replaces it)."""
+        with self._transaction():
+            self._db.execute("DELETE FROM attack_techniques")
+            self._db.executemany(
+                "INSERT INTO attack_techniques(id, record) VALUES (?, ?)",
+                [
+                    (str(r.get("id") or f"row{n}"), json.dumps(r, ensure_ascii=False))
+                    for n, r in enumerate(records)
+                ],
+            )
+
+    def attack_catalogue(self) -> list[dict[str, Any]]:
+        rows = self._db.execute("SELECT record FROM attack_techniques ORDER BY rowid")
+        return [json.loads(row[0]) for row in rows]
 
     # -------------------------------------------------------------- ranked reads
     _HIT_COLUMNS = (

@@ -1,0 +1,102 @@
+"""The cyber commands end to end on the real public samples in ../shared/data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from test_cli import run
+
+from conftest import SHARED_DATA
+
+pytestmark = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data not present")
+
+EVE = SHARED_DATA / "suricata_eve"
+SIGMA = SHARED_DATA / "sigma_regression_events"
+
+
+@pytest.fixture
+def cert(tmp_path: Path) -> Path:
+    home = tmp_path / "ws"
+    run(home, "init", "--user", "cert", "--clearance", "DR", "--nationality", "FRA")
+    run(home, "users", "add", "lux_ns", "--clearance", "NATO SECRET", "--nationality", "LUX")
+    return home
+
+
+def test_alerts_need_a_marking_then_are_read_only_by_those_released_to(cert: Path) -> None:
+    refused = run(cert, "alerts", "ingest", str(EVE), check=False)
+    assert refused.returncode == 1 and "no marking" in refused.stderr
+    report = json.loads(
+        run(
+            cert, "alerts", "ingest", str(EVE), "--marking", "DIFFUSION RESTREINTE", "--json"
+        ).stdout
+    )
+    assert (report["alerts"], report["failed"]) == (548, [])
+    listed = json.loads(run(cert, "alerts", "--json").stdout)["alerts"]
+    assert len(listed) == 548  # no silent cut without --limit
+    assert set(listed[0]) >= {
+        "id", "time", "signature", "rule_id", "severity", "host", "src", "dst", "techniques",
+        "incident_id",
+    }  # fmt: skip
+    # A French national RESTRICTED feed is not for a Luxembourg reader, whatever their level.
+    assert json.loads(run(cert, "alerts", "--as", "lux_ns", "--json").stdout)["alerts"] == []
+    again = json.loads(run(cert, "alerts", "ingest", str(EVE), "--json").stdout)
+    assert (again["alerts"], again["duplicates"]) == (0, 548)
+
+
+def test_sigma_rules_run_on_stored_events_and_on_new_ones(cert: Path, tmp_path: Path) -> None:
+    events = sorted((SIGMA / "events").glob("*.json"))
+    first, rest = events[:50], events[50:]
+    batch = tmp_path / "first"
+    batch.mkdir()
+    for path in first:
+        (batch / path.name).write_bytes(path.read_bytes())
+    run(cert, "alerts", "ingest", str(batch), "--marking", "NATO RESTRICTED", "--json")
+    loaded = json.loads(run(cert, "rules", "load", str(SIGMA / "rules"), "--json").stdout)
+    assert loaded["loaded"] == 101 and loaded["unsupported"] == [] and loaded["alerts"] >= 50
+    later = tmp_path / "later"
+    later.mkdir()
+    for path in rest:
+        (later / path.name).write_bytes(path.read_bytes())
+    report = json.loads(run(cert, "alerts", "ingest", str(later), "--json").stdout)
+    assert report["alerts"] >= len(rest)  # the loaded rules fire on new events at ingest
+    node = "271de298-cc0e-4842-acd8-079a0a99ea65"
+    (alert,) = json.loads(run(cert, "alerts", "--rule", node, "--json").stdout)["alerts"]
+    assert alert["techniques"] == ["T1059", "T1190"] and alert["severity"] == "high"
+
+
+def test_bad_and_hostile_alert_files_are_reported_and_good_records_kept(
+    cert: Path, tmp_path: Path
+) -> None:
+    records = json.loads((EVE / "hassanabad_honeypot-2018_alerts.json").read_text())
+    folder = tmp_path / "in"
+    folder.mkdir()
+    lines = [json.dumps(r) for r in records[:10]]
+    (folder / "truncated.json").write_text("\n".join(lines) + "\n" + lines[10 % len(lines)][:40])
+    (folder / "binary.json").write_bytes(b"\xff\xfe\x00garbage" * 100)
+    bad_rules = tmp_path / "rules"
+    bad_rules.mkdir()
+    (bad_rules / "broken.yml").write_text("title: x\ndetection: [unclosed\n")
+    done = run(cert, "alerts", "ingest", str(folder), "--marking", "DR", "--json", check=False)
+    assert done.returncode == 3
+    report = json.loads(done.stdout)
+    assert report["alerts"] == 10
+    assert {Path(f["path"].split("#")[0].split(":")[0]).name for f in report["failed"]} == {
+        "truncated.json",
+        "binary.json",
+    }
+    loaded = json.loads(run(cert, "rules", "load", str(bad_rules), "--json").stdout)
+    assert loaded["loaded"] == 0 and "broken.yml" in loaded["unsupported"][0]["path"]
+
+
+def test_attack_import_and_map(cert: Path) -> None:
+    missing = run(cert, "attack", "map", "powershell", check=False)
+    assert missing.returncode == 1 and "attack import" in missing.stderr
+    out = run(cert, "attack", "import", str(SHARED_DATA / "attack" / "techniques.csv")).stdout
+    assert "imported 691 techniques" in out
+    mapped = json.loads(
+        run(cert, "attack", "map", "credentials dumped from lsass with mimikatz", "--json").stdout
+    )
+    assert mapped["techniques"][0]["id"] == "T1003.001"
+    assert set(mapped["techniques"][0]) == {"id", "name", "score"}
