@@ -23,10 +23,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from guetteur._exceptions import AuditChainError, GuetteurError
-from guetteur.model import ENTITY_TYPES, Document, Grade
+from guetteur.cyber.triage import summarise
+from guetteur.model import ENTITY_TYPES, Document, Grade, Severity
 from guetteur.pipeline.alerts import AlertFormat
 from guetteur.pipeline.enrichment import GAZETTEER_FILE
 from guetteur.pipeline.ingest import IngestReport
+from guetteur.products import IncidentView
 from guetteur.security.markings import parse_clearance, parse_marking
 from guetteur.store import BBox, EntitySummary, EventRow, StoredAlert, User
 from guetteur.workspace import Workspace, resolve_home
@@ -543,7 +545,7 @@ def reindex_command(context: click.Context, as_user: str | None) -> None:
 
 
 # ------------------------------------------------------------------------ cyber
-def _alert_json(stored: StoredAlert) -> dict[str, Any]:
+def _alert_json(stored: StoredAlert, incident_id: str | None) -> dict[str, Any]:
     a = stored.alert
     return {
         "id": a.id,
@@ -555,7 +557,7 @@ def _alert_json(stored: StoredAlert) -> dict[str, Any]:
         "src": a.src,
         "dst": a.dst,
         "techniques": list(a.techniques),
-        "incident_id": stored.incident_id,
+        "incident_id": incident_id,
         "detector": a.detector,
         "marking": str(stored.marking),
     }
@@ -583,10 +585,10 @@ def alerts(
     workspace = _workspace(context)
     found = workspace.alerts(workspace.user(as_user), parse_since(since), rule_id, limit)
     if as_json:
-        _emit_json({"alerts": [_alert_json(a) for a in found]})
+        _emit_json({"alerts": [_alert_json(a, incident) for a, incident in found]})
         return
     table = Table("time", "severity", "signature", "host", "src → dst", "marking")
-    for stored in found:
+    for stored, _ in found:
         a = stored.alert
         table.add_row(
             a.time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -650,6 +652,133 @@ def alerts_ingest(
             click.echo(f"  failed: {failure['path']}: {failure['error']}", err=True)
     if report.failed:
         sys.exit(EXIT_PARTIAL)
+
+
+def _incident_json(view: IncidentView) -> dict[str, Any]:
+    i = view.incident
+    return {
+        "id": i.id,
+        "title": i.title,
+        "severity": i.severity.name.lower(),
+        "alert_count": i.alert_count,
+        "hosts": list(i.hosts),
+        "techniques": list(i.techniques),
+        "first_seen": i.first_seen.isoformat(),
+        "last_seen": i.last_seen.isoformat(),
+        "marking": str(view.marking),
+    }
+
+
+_SEVERITIES = [s.name.lower() for s in Severity]
+
+
+@main.command()
+@click.option("--since", help="Only alerts at or after: a duration (24h, 7d) or an ISO time.")
+@click.option("--min-severity", type=click.Choice(_SEVERITIES), help="Hide less severe incidents.")
+@click.option("--limit", type=click.IntRange(1), help="Show at most N (default: all).")
+@json_option
+@as_option
+@click.pass_context
+@handle_errors
+def incidents(
+    context: click.Context,
+    since: str | None,
+    min_severity: str | None,
+    limit: int | None,
+    as_json: bool,
+    as_user: str | None,
+) -> None:
+    """Alerts grouped into incidents, most severe first, from what the reader may read."""
+    workspace = _workspace(context)
+    floor = Severity[min_severity.upper()] if min_severity else None
+    found = workspace.incidents(workspace.user(as_user), parse_since(since), floor)[:limit]
+    if as_json:
+        _emit_json({"incidents": [_incident_json(v) for v in found]})
+        return
+    table = Table()
+    for heading in ("id", "severity", "alerts", "first seen", "marking"):
+        table.add_column(heading, no_wrap=True)
+    table.add_column("title", overflow="fold", ratio=1)
+    for view in found:
+        i = view.incident
+        table.add_row(
+            i.id,
+            i.severity.name.lower(),
+            str(i.alert_count),
+            i.first_seen.strftime("%Y-%m-%d %H:%M"),
+            str(view.marking),
+            i.title,
+        )
+    console.print(table)
+
+
+def incident_markdown(view: IncidentView, lang: str) -> str:
+    """The incident for a report: banner marking at top and bottom, cited alerts."""
+    i = view.incident
+    lines = [
+        f"**{view.marking}**",
+        "",
+        f"# {i.title}",
+        "",
+        summarise(i, lang),
+        "",
+        f"- severity: {i.severity.name.lower()} ({'; '.join(i.reasons) or 'highest alert level'})",
+        f"- hosts: {', '.join(i.hosts)}",
+        f"- techniques: {', '.join(i.techniques) or '-'}",
+        f"- first seen {i.first_seen.isoformat()}, last seen {i.last_seen.isoformat()}",
+        "",
+        "| time | signature | src | dst | marking |",
+        "|---|---|---|---|---|",
+    ]
+    for stored in view.alerts:
+        a = stored.alert
+        lines.append(
+            f"| {a.time.isoformat()} | {a.signature} | {a.src or ''} | {a.dst or ''} "
+            f"| {stored.marking} |"
+        )
+    lines += ["", f"**{view.marking}**"]
+    return "\n".join(lines)
+
+
+@main.command()
+@click.argument("incident_id")
+@click.option("--markdown", "as_markdown", is_flag=True, help="Print a Markdown report.")
+@click.option("--lang", type=click.Choice(["en", "fr"]), default="en", show_default=True)
+@json_option
+@as_option
+@click.pass_context
+@handle_errors
+def incident(
+    context: click.Context,
+    incident_id: str,
+    as_markdown: bool,
+    lang: str,
+    as_json: bool,
+    as_user: str | None,
+) -> None:
+    """One incident: synthesis, severity reasons, hosts, techniques and its alerts."""
+    workspace = _workspace(context)
+    view = workspace.incident(workspace.user(as_user), incident_id)
+    if as_markdown:
+        click.echo(incident_markdown(view, lang))
+        return
+    i = view.incident
+    payload = {
+        **_incident_json(view),
+        "summary": summarise(i, lang),
+        "reasons": list(i.reasons),
+        "tactics": list(i.tactics),
+        "signatures": [{"signature": s, "count": n} for s, n in i.signatures],
+        "alerts": [_alert_json(a, i.id) for a in view.alerts],
+    }
+    if as_json:
+        _emit_json(payload)
+        return
+    console.print(f"[bold]{view.marking}[/]", highlight=False)
+    console.print(f"[bold]{i.title}[/] ({i.id}, {i.severity.name.lower()})", highlight=False)
+    click.echo(summarise(i, lang))
+    for reason in i.reasons:
+        click.echo(f"  - {reason}")
 
 
 @main.group()

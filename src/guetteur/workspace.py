@@ -8,6 +8,7 @@ ingest, search and show — so the rules hold whatever face is used.
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 from collections.abc import Callable, Sequence
@@ -17,10 +18,11 @@ from pathlib import Path
 from guetteur._exceptions import NotFoundError, WorkspaceError
 from guetteur.cyber.attack import Catalogue, TechniqueMapper, load_catalogue
 from guetteur.cyber.sigma import RuleSet, load_rules
-from guetteur.model import Clearance, Document, Grade, Marking
+from guetteur.model import Clearance, Document, Grade, Marking, Severity
 from guetteur.pipeline.alerts import AlertFormat, AlertIngestReport, ingest_alerts, run_rules
 from guetteur.pipeline.enrichment import Enricher
 from guetteur.pipeline.ingest import IngestOptions, IngestReport, ingest_paths, reindex
+from guetteur.products import IncidentView, incidents_for
 from guetteur.search import SearchResult, hybrid_search
 from guetteur.store import (
     BBox,
@@ -40,6 +42,7 @@ DEFAULT_HOME = ".guetteur"
 DATABASE_NAME = "guetteur.db"
 RULES_DIR = "rules"  # the Sigma rules the workspace runs, copied in by `rules load`
 CACHE_DIR = "cache"  # derived files (ATT&CK technique embeddings), safe to delete
+ASSETS_FILE = "assets.csv"  # optional: host,criticality (1..5) for incident severity
 
 
 def resolve_home(home: str | Path | None) -> Path:
@@ -227,8 +230,48 @@ class Workspace:
         since: datetime | None = None,
         rule_id: str | None = None,
         limit: int | None = None,
-    ) -> list[StoredAlert]:
-        return self.store.list_alerts(reader.clearance, since, rule_id, limit)
+    ) -> list[tuple[StoredAlert, str | None]]:
+        """Alerts the reader may read, each with the id of the incident it belongs to."""
+        listed = self.store.list_alerts(reader.clearance, since, rule_id, limit)
+        incident_of = {
+            alert.alert.id: view.incident.id
+            for view in self.incidents(reader, since)
+            for alert in view.alerts
+        }
+        return [(stored, incident_of.get(stored.alert.id)) for stored in listed]
+
+    def incidents(
+        self, reader: User, since: datetime | None = None, min_severity: Severity | None = None
+    ) -> list[IncidentView]:
+        return incidents_for(
+            self.store, reader.clearance, since, min_severity, self.asset_criticality()
+        )
+
+    def incident(self, reader: User, incident_id: str) -> IncidentView:
+        found = next((v for v in self.incidents(reader) if v.incident.id == incident_id), None)
+        self.store.audit(reader.name, "incident", {"id": incident_id, "found": found is not None})
+        if found is None:
+            raise NotFoundError(f"no incident {incident_id!r}")
+        return found
+
+    def asset_criticality(self) -> dict[str, int]:
+        """host → criticality 1..5, from WORKSPACE/assets.csv (columns host, criticality)."""
+        path = self.home / ASSETS_FILE
+        if not path.exists():
+            return {}
+        assets: dict[str, int] = {}
+        with path.open(encoding="utf-8", newline="") as handle:
+            for line, row in enumerate(csv.DictReader(handle), start=2):
+                try:
+                    level = int(row["criticality"])
+                    if not 1 <= level <= 5:
+                        raise ValueError(level)
+                    assets[row["host"].strip()] = level
+                except (KeyError, TypeError, ValueError, AttributeError):
+                    raise WorkspaceError(
+                        f"{path}:{line}: expected columns host,criticality with 1..5"
+                    ) from None
+        return assets
 
     def import_attack(self, actor: User, path: Path) -> Catalogue:
         catalogue = load_catalogue(path)

@@ -100,3 +100,32 @@ def test_attack_import_and_map(cert: Path) -> None:
     )
     assert mapped["techniques"][0]["id"] == "T1003.001"
     assert set(mapped["techniques"][0]) == {"id", "name", "score"}
+
+
+def test_incidents_group_alerts_and_carry_their_marking(cert: Path) -> None:
+    run(cert, "alerts", "ingest", str(EVE), "--marking", "DIFFUSION RESTREINTE // REL TO FRA, LUX")
+    found = json.loads(run(cert, "incidents", "--json").stdout)["incidents"]
+    assert 0 < len(found) < 548 // 3
+    assert sum(i["alert_count"] for i in found) == 548
+    first = found[0]
+    assert set(first) >= {
+        "id", "title", "severity", "alert_count", "hosts", "techniques", "first_seen",
+        "last_seen", "marking",
+    }  # fmt: skip
+    assert first["marking"] == "DIFFUSION RESTREINTE // REL TO FRA, LUX"
+    detail = json.loads(run(cert, "incident", first["id"], "--json", "--lang", "fr").stdout)
+    assert len(detail["alerts"]) == first["alert_count"]
+    assert str(first["alert_count"]) in detail["summary"]
+    markdown = run(cert, "incident", first["id"], "--markdown").stdout.strip().splitlines()
+    assert markdown[0] == markdown[-1] == "**DIFFUSION RESTREINTE // REL TO FRA, LUX**"
+    alerts = json.loads(run(cert, "alerts", "--json").stdout)["alerts"]
+    assert {a["incident_id"] for a in alerts} == {i["id"] for i in found}
+    high = json.loads(run(cert, "incidents", "--min-severity", "high", "--json").stdout)
+    assert all(i["severity"] in ("high", "critical") for i in high["incidents"])
+    # LUX is released to, but a RESTRICTED reader of another nation sees nothing.
+    assert json.loads(run(cert, "incidents", "--as", "lux_ns", "--json").stdout)["incidents"]
+    run(cert, "users", "add", "deu_ns", "--clearance", "NS", "--nationality", "DEU")
+    assert json.loads(run(cert, "incidents", "--as", "deu_ns", "--json").stdout) == {
+        "incidents": []
+    }
+    assert run(cert, "incident", first["id"], "--as", "deu_ns", check=False).returncode == 1

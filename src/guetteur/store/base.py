@@ -147,7 +147,6 @@ class StoredAlert:
     alert: Alert
     marking: Marking
     source: str
-    incident_id: str | None
 
 
 class Store(Protocol):

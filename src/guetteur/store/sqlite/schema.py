@@ -158,8 +158,7 @@ MIGRATIONS: list[str] = [
         techniques TEXT NOT NULL,         -- JSON array of ATT&CK ids
         raw TEXT NOT NULL,                -- JSON object, the detector's record
         source TEXT NOT NULL,
-        marking_id INTEGER NOT NULL REFERENCES markings(id),
-        incident_id TEXT
+        marking_id INTEGER NOT NULL REFERENCES markings(id)
     );
     CREATE INDEX alerts_time ON alerts(time);
     CREATE INDEX alerts_rule ON alerts(rule_id);

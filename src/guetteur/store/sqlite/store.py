@@ -605,8 +605,8 @@ class SQLiteStore:
             params["rule_id"] = rule_id
         rows = self._db.execute(
             "SELECT id, time, detector, signature, rule_id, severity, host, src, src_port, dst, "
-            "dst_port, protocol, flow_id, category, techniques, raw, marking_id, source, "
-            f"incident_id FROM alerts WHERE {' AND '.join(clauses)} ORDER BY time, id LIMIT :limit",
+            "dst_port, protocol, flow_id, category, techniques, raw, marking_id, source "
+            f"FROM alerts WHERE {' AND '.join(clauses)} ORDER BY time, id LIMIT :limit",
             params,
         ).fetchall()
         return [
@@ -631,7 +631,6 @@ class SQLiteStore:
                 ),
                 self._marking(row[16]),
                 row[17],
-                row[18],
             )  # fmt: skip
             for row in rows
         ]
