@@ -116,3 +116,11 @@ def test_a_village_far_from_everything_else_in_a_report_is_not_taken() -> None:
     val = Place(3042622, "Vál", 47.3630, 18.6790, "HU", 2_500)
     assert _drop_stray_villages([narva, val, tapa, tartu]) == [narva, None, tapa, tartu]
     assert _drop_stray_villages([narva, val]) == [narva, val]  # too little context to judge
+
+
+def test_a_village_named_three_times_alone_is_kept() -> None:
+    from guetteur.model import Place
+    from guetteur.pipeline.enrichment import _drop_stray_villages
+
+    val = Place(3042622, "Vál", 47.3630, 18.6790, "HU", 2_500)
+    assert _drop_stray_villages([val, val, val]) == [val, val, val]

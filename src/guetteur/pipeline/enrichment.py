@@ -67,9 +67,13 @@ def _drop_stray_villages(places: list[Place | None]) -> list[Place | None]:
             and place.population < STRAY_MAX_POPULATION
             and place.feature == "city"
         ):
-            others = [o for o in located if o.geonameid != place.geonameid]
-            nearest = min(distance_km(place.lat, place.lon, o.lat, o.lon) for o in others)
-            if nearest > STRAY_DISTANCE_KM:
+            distances = [
+                distance_km(place.lat, place.lon, other.lat, other.lon)
+                for other in located
+                if other.geonameid != place.geonameid
+            ]
+            # The same village named several times, and nothing else: keep it.
+            if distances and min(distances) > STRAY_DISTANCE_KM:
                 place = None
         kept.append(place)
     return kept
