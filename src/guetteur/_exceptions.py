@@ -4,6 +4,9 @@
     ├── MarkingError              a marking or clearance string that cannot be parsed
     ├── LexiconError              a user lexicon file that cannot be read; names file and line
     ├── GazetteerError            the gazetteer index cannot be used; names the file
+    ├── SigmaRuleError            a file that is not a valid Sigma rule; names the file
+    │   └── UnsupportedRule       a valid rule using a feature the matcher lacks; says which
+    ├── InvalidStixError          a STIX object we produced does not validate; names it
     ├── IngestError               one input (file, feed entry) could not be read; names it
     │   └── NoMarkingError        an input with no banner, no --marking and no source default
     ├── WorkspaceError            no workspace, or a workspace that is not ours / not initialised
@@ -23,11 +26,14 @@ __all__ = [
     "GuetteurError",
     "LexiconError",
     "IngestError",
+    "InvalidStixError",
     "MarkingError",
     "MissingDependencyError",
     "NoMarkingError",
     "NotFoundError",
+    "SigmaRuleError",
     "UnknownUserError",
+    "UnsupportedRule",
     "WorkspaceError",
 ]
 
@@ -46,6 +52,23 @@ class LexiconError(GuetteurError, ValueError):
 
 class GazetteerError(GuetteurError):
     """The gazetteer file cannot be used; the message names it and says what to do."""
+
+
+class SigmaRuleError(GuetteurError, ValueError):
+    """A file that is not a valid Sigma rule (YAML syntax, schema); names the file."""
+
+
+class UnsupportedRule(SigmaRuleError):
+    """A valid Sigma rule using a feature this matcher does not implement."""
+
+
+class InvalidStixError(GuetteurError, ValueError):
+    """A STIX object guetteur produced does not validate; `object_id` names it."""
+
+    def __init__(self, object_id: str, reason: str) -> None:
+        self.object_id = object_id
+        self.reason = reason
+        super().__init__(f"{object_id}: invalid STIX 2.1 ({reason})")
 
 
 class IngestError(GuetteurError):

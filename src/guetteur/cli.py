@@ -743,6 +743,7 @@ def incident_markdown(view: IncidentView, lang: str) -> str:
 @main.command()
 @click.argument("incident_id")
 @click.option("--markdown", "as_markdown", is_flag=True, help="Print a Markdown report.")
+@click.option("--stix", "as_stix", is_flag=True, help="Print a STIX 2.1 bundle (validated).")
 @click.option("--lang", type=click.Choice(["en", "fr"]), default="en", show_default=True)
 @json_option
 @as_option
@@ -752,6 +753,7 @@ def incident(
     context: click.Context,
     incident_id: str,
     as_markdown: bool,
+    as_stix: bool,
     lang: str,
     as_json: bool,
     as_user: str | None,
@@ -759,6 +761,9 @@ def incident(
     """One incident: synthesis, severity reasons, hosts, techniques and its alerts."""
     workspace = _workspace(context)
     view = workspace.incident(workspace.user(as_user), incident_id)
+    if as_stix:
+        _emit_json(workspace.incident_stix(view, lang))
+        return
     if as_markdown:
         click.echo(incident_markdown(view, lang))
         return
@@ -769,8 +774,14 @@ def incident(
         "reasons": list(i.reasons),
         "tactics": list(i.tactics),
         "signatures": [{"signature": s, "count": n} for s, n in i.signatures],
+        "indicators": [
+            {"kind": ind.kind, "value": ind.value, "intrusion_set": ind.intrusion_set,
+             "marking": str(m)}
+            for ind, m in view.indicators
+        ],
+        "intrusion_sets": view.intrusion_sets,
         "alerts": [_alert_json(a, i.id) for a in view.alerts],
-    }
+    }  # fmt: skip
     if as_json:
         _emit_json(payload)
         return
@@ -779,6 +790,51 @@ def incident(
     click.echo(summarise(i, lang))
     for reason in i.reasons:
         click.echo(f"  - {reason}")
+
+
+@main.group()
+def intel() -> None:
+    """Threat intelligence from partners: STIX 2.x bundles and MISP events."""
+
+
+@intel.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--source", default="intel", show_default=True, help="Name of the partner feed.")
+@click.option("--marking", help="Marking of this file's content (or the source's default).")
+@json_option
+@as_option
+@click.pass_context
+@handle_errors
+def intel_import(
+    context: click.Context,
+    file: Path,
+    source: str,
+    marking: str | None,
+    as_json: bool,
+    as_user: str | None,
+) -> None:
+    """Store a file's indicators (matched against alerts) and make its actors entities."""
+    workspace = _workspace(context)
+    report = workspace.import_intel(
+        workspace.user(as_user), file, source, parse_marking(marking) if marking else None
+    )
+    payload = {
+        "format": report.format,
+        "indicators": report.indicators,
+        "duplicates": report.duplicates,
+        "objects": report.objects,
+        "skipped": report.skipped,
+        "doc_ids": report.doc_ids,
+    }
+    if as_json:
+        _emit_json(payload)
+        return
+    click.echo(
+        f"{report.format}: {report.indicators} new indicators ({report.duplicates} known), "
+        f"{report.objects} objects; document {', '.join(report.doc_ids) or '(already stored)'}"
+    )
+    for reason, count in report.skipped.items():
+        click.echo(f"  skipped {count}: {reason}")
 
 
 @main.group()

@@ -14,14 +14,18 @@ import shutil
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from guetteur._exceptions import NotFoundError, WorkspaceError
 from guetteur.cyber.attack import Catalogue, TechniqueMapper, load_catalogue
+from guetteur.cyber.intel import incident_bundle, validate_bundle
 from guetteur.cyber.sigma import RuleSet, load_rules
+from guetteur.cyber.triage import summarise
 from guetteur.model import Clearance, Document, Grade, Marking, Severity
 from guetteur.pipeline.alerts import AlertFormat, AlertIngestReport, ingest_alerts, run_rules
 from guetteur.pipeline.enrichment import Enricher
 from guetteur.pipeline.ingest import IngestOptions, IngestReport, ingest_paths, reindex
+from guetteur.pipeline.intel import IntelImportReport, import_intel
 from guetteur.products import IncidentView, incidents_for
 from guetteur.search import SearchResult, hybrid_search
 from guetteur.store import (
@@ -253,6 +257,30 @@ class Workspace:
         if found is None:
             raise NotFoundError(f"no incident {incident_id!r}")
         return found
+
+    def import_intel(
+        self, actor: User, path: Path, source: str, marking: Marking | None = None
+    ) -> IntelImportReport:
+        """A partner's STIX bundle or MISP event: indicators to match, entities to know."""
+        return import_intel(self.store, path, source, marking, self.enricher, actor.name)
+
+    def incident_stix(self, view: IncidentView, lang: str = "en") -> dict[str, Any]:
+        """The incident as a STIX 2.1 bundle (validated), marked like the incident."""
+        records = self.store.attack_catalogue()
+        names = {str(r.get("id")): str(r.get("name", "")) for r in records}
+        incident = view.incident
+        bundle = incident_bundle(
+            incident_id=incident.id,
+            title=incident.title,
+            summary=summarise(incident, lang),
+            alerts=[a.alert for a in view.alerts],
+            techniques=[(t, names.get(t, t)) for t in incident.techniques],
+            indicators=[i for i, _ in view.indicators],
+            marking=str(view.marking),
+            created=incident.last_seen,
+        )
+        validate_bundle(bundle)
+        return bundle
 
     def asset_criticality(self) -> dict[str, int]:
         """host → criticality 1..5, from WORKSPACE/assets.csv (columns host, criticality)."""

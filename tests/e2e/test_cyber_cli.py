@@ -129,3 +129,55 @@ def test_incidents_group_alerts_and_carry_their_marking(cert: Path) -> None:
         "incidents": []
     }
     assert run(cert, "incident", first["id"], "--as", "deu_ns", check=False).returncode == 1
+
+
+def test_partner_indicators_raise_incidents_mark_them_and_export_to_stix(
+    cert: Path, tmp_path: Path
+) -> None:
+    import stix2
+
+    records = json.loads((EVE / "hassanabad_honeypot-2018_alerts.json").read_text())
+    attacker = records[0]["src_ip"]
+    misp = {
+        "Event": {
+            "info": "GREYFOX infrastructure",
+            "uuid": "5f1c2d3e-0000-4000-8000-000000000001",
+            "date": "2026-11-20",
+            "threat_level_id": "1",
+            "Attribute": [
+                {"type": "ip-src", "value": attacker, "category": "Network activity",
+                 "to_ids": True, "uuid": "5f1c2d3e-0000-4000-8000-000000000002"},
+            ],
+            "Tag": [{"name": 'misp-galaxy:threat-actor="GREYFOX"'}],
+        }
+    }  # fmt: skip
+    (tmp_path / "misp.json").write_text(json.dumps(misp))
+    run(cert, "users", "add", "ops", "--clearance", "NS", "--nationality", "FRA")
+    run(cert, "alerts", "ingest", str(EVE), "--marking", "DIFFUSION RESTREINTE", "--json")
+    before = json.loads(run(cert, "incidents", "--as", "ops", "--json").stdout)["incidents"]
+    imported = json.loads(
+        run(cert, "intel", "import", str(tmp_path / "misp.json"), "--marking",
+            "NATO SECRET // REL TO FRA", "--as", "ops", "--json").stdout
+    )  # fmt: skip
+    assert (imported["format"], imported["indicators"]) == ("misp", 1)
+
+    after = json.loads(run(cert, "incidents", "--as", "ops", "--json").stdout)["incidents"]
+    hit = next(i for i in after if i["marking"] == "NATO SECRET // REL TO FRA")
+    detail = json.loads(run(cert, "incident", hit["id"], "--as", "ops", "--json").stdout)
+    assert detail["intrusion_sets"] == ["GREYFOX"]
+    assert any("known indicator" in reason for reason in detail["reasons"])
+    assert hit["severity"] != next(i for i in before if i["id"] == hit["id"])["severity"]
+    # The DR-cleared CERT user may not read the SECRET indicator: nothing changes for them.
+    mine = json.loads(run(cert, "incidents", "--json").stdout)["incidents"]
+    assert all(i["marking"] == "DIFFUSION RESTREINTE" for i in mine)
+
+    bundle = json.loads(run(cert, "incident", hit["id"], "--as", "ops", "--stix").stdout)
+    assert bundle["type"] == "bundle"
+    for item in bundle["objects"]:
+        stix2.parse(item, allow_custom=False)
+    statement = next(o for o in bundle["objects"] if o["type"] == "marking-definition")
+    assert statement["definition"]["statement"] == "NATO SECRET // REL TO FRA"
+
+    greyfox = json.loads(run(cert, "entity", "GREYFOX", "--as", "ops", "--json").stdout)
+    assert greyfox["type"] == "org"
+    assert run(cert, "entity", "GREYFOX", check=False).returncode == 1

@@ -32,8 +32,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 
-from guetteur._exceptions import GuetteurError, IngestError, MissingDependencyError
-from guetteur.model.alert import Alert
+from guetteur._exceptions import (
+    IngestError,
+    InvalidStixError,
+    MissingDependencyError,
+)
+from guetteur.model.alert import Alert, Indicator
 
 __all__ = [
     "INTEL_OBJECT_KINDS",
@@ -82,33 +86,6 @@ MAX_INTEL_FILE_BYTES = 200 * 1024 * 1024
 # Observables (SCOs) only say a value was seen, not that it is malicious: they
 # match like indicators but weigh little ("Low" on the STIX 0-100 scale).
 OBSERVABLE_CONFIDENCE = 15
-
-
-class InvalidStixError(GuetteurError, ValueError):
-    """A STIX object guetteur produced does not validate; `object_id` names it."""
-
-    def __init__(self, object_id: str, reason: str) -> None:
-        self.object_id = object_id
-        self.reason = reason
-        super().__init__(f"{object_id}: invalid STIX 2.1 ({reason})")
-
-
-@dataclass(frozen=True, slots=True)
-class Indicator:
-    """One exact value to look for in alerts and events."""
-
-    kind: str  # one of INDICATOR_KINDS
-    value: str  # normalised by `normalise_value`: refanged, lower-case host/hash
-    source: str  # "stix" or "misp"
-    name: str | None = None
-    description: str | None = None
-    intrusion_set: str | None = None  # name of the intrusion set / threat actor
-    confidence: int | None = None  # 0..100 as in STIX; None when the source says nothing
-    valid_from: datetime | None = None
-    valid_until: datetime | None = None
-    origin: str = ""  # file#object id, so an analyst can find it in the partner's file
-    # False for context: MISP attributes without to_ids, STIX observables.
-    for_detection: bool = True
 
 
 @dataclass(frozen=True, slots=True)

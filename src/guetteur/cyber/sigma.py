@@ -38,7 +38,7 @@ from typing import Any
 
 import yaml
 
-from guetteur._exceptions import GuetteurError
+from guetteur._exceptions import SigmaRuleError, UnsupportedRule
 from guetteur.model.alert import Alert, Severity, WindowsEvent
 
 __all__ = [
@@ -58,14 +58,6 @@ __all__ = [
 # A Sigma rule is a few kilobytes; anything far larger is not a rule, and
 # refusing it early bounds the memory one hostile file can take.
 MAX_RULE_BYTES = 1_000_000
-
-
-class SigmaRuleError(GuetteurError, ValueError):
-    """A file that is not a valid Sigma rule (YAML syntax, schema); names the file."""
-
-
-class UnsupportedRule(SigmaRuleError):
-    """A valid Sigma rule using a feature this matcher does not implement."""
 
 
 # ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Core types of guetteur. Pure values: no I/O, nothing else of ours imported."""
 
 from guetteur.model._countries import GROUPS, expand_releasability
-from guetteur.model.alert import Alert, NetworkEvent, Severity, WindowsEvent
+from guetteur.model.alert import Alert, Indicator, NetworkEvent, Severity, WindowsEvent
 from guetteur.model.document import Chunk, Document
 from guetteur.model.entity import (
     ENTITY_TYPES,
@@ -18,6 +18,7 @@ from guetteur.model.marking import Authority, Clearance, Level, Marking
 
 __all__ = [
     "Alert",
+    "Indicator",
     "NetworkEvent",
     "Severity",
     "WindowsEvent",

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["Alert", "NetworkEvent", "Severity", "WindowsEvent"]
+__all__ = ["Alert", "Indicator", "NetworkEvent", "Severity", "WindowsEvent"]
 
 
 class Severity(enum.IntEnum):
@@ -84,3 +84,21 @@ class NetworkEvent:
     src: str | None
     dst: str | None
     data: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Indicator:
+    """One exact value to look for in alerts and events."""
+
+    kind: str  # one of INDICATOR_KINDS
+    value: str  # normalised by `normalise_value`: refanged, lower-case host/hash
+    source: str  # "stix" or "misp"
+    name: str | None = None
+    description: str | None = None
+    intrusion_set: str | None = None  # name of the intrusion set / threat actor
+    confidence: int | None = None  # 0..100 as in STIX; None when the source says nothing
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+    origin: str = ""  # file#object id, so an analyst can find it in the partner's file
+    # False for context: MISP attributes without to_ids, STIX observables.
+    for_detection: bool = True

@@ -40,6 +40,7 @@ __all__ = [
     "IngestReport",
     "PreparedDocument",
     "ingest_paths",
+    "ingest_raw",
     "prepare",
     "reindex",
 ]
@@ -194,12 +195,35 @@ def ingest_paths(
     known = FuzzyIndex(store.entity_keys())
     for batch in _batches(_parsed(paths, report, on_file), BATCH_SIZE):
         _ingest_batch(store, batch, options, source_default, report, enricher, known)
+    _audit_ingest(store, options, [str(p) for p in paths], report)
+    return report
+
+
+def ingest_raw(
+    store: Store,
+    raws: Sequence[RawDocument],
+    options: IngestOptions,
+    enricher: Enricher | None = None,
+) -> IngestReport:
+    """Ingest documents another reader already made (e.g. from a STIX bundle)."""
+    report = IngestReport()
+    source_default = store.source_default_marking(options.source)
+    known = FuzzyIndex(store.entity_keys())
+    for batch in _batches(iter(raws), BATCH_SIZE):
+        _ingest_batch(store, batch, options, source_default, report, enricher, known)
+    _audit_ingest(store, options, [raw.origin for raw in raws], report)
+    return report
+
+
+def _audit_ingest(
+    store: Store, options: IngestOptions, paths: list[str], report: IngestReport
+) -> None:
     store.audit(
         options.actor,
         "ingest",
         {
             "source": options.source,
-            "paths": [str(p) for p in paths],
+            "paths": paths,
             "marking": str(options.marking) if options.marking else None,
             "ingested": report.ingested,
             "duplicates": report.duplicates,
@@ -207,7 +231,6 @@ def ingest_paths(
             "doc_ids": report.doc_ids,
         },
     )
-    return report
 
 
 def _ingest_batch(

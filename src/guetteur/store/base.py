@@ -26,6 +26,7 @@ from guetteur.model import (
     Document,
     EntityRef,
     Event,
+    Indicator,
     Marking,
     NetworkEvent,
     WindowsEvent,
@@ -207,6 +208,10 @@ class Store(Protocol):
         rule_id: str | None = None,
         limit: int | None = None,
     ) -> list[StoredAlert]: ...
+    def add_indicators(
+        self, indicators: Sequence[Indicator], marking: Marking, source: str
+    ) -> int: ...
+    def list_indicators(self, clearance: Clearance) -> list[tuple[Indicator, Marking]]: ...
     def set_attack_catalogue(self, records: Sequence[Mapping[str, Any]]) -> None: ...
     def attack_catalogue(self) -> list[dict[str, Any]]: ...
 

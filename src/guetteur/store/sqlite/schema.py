@@ -196,6 +196,18 @@ MIGRATIONS: list[str] = [
         record TEXT NOT NULL              -- JSON, guetteur.cyber.attack.Catalogue.to_records()
     );
     """,
+    # 3 → 4: indicators from partners' STIX and MISP files, marked like any record.
+    """
+    CREATE TABLE indicators (
+        kind TEXT NOT NULL,
+        value TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        source TEXT NOT NULL,             -- the feed it came from (--source)
+        record TEXT NOT NULL,             -- JSON of the Indicator
+        marking_id INTEGER NOT NULL REFERENCES markings(id),
+        PRIMARY KEY (kind, value, origin)
+    );
+    """,
 ]
 
 

@@ -27,6 +27,7 @@ from guetteur.model import (
     EntityRef,
     Event,
     Grade,
+    Indicator,
     Level,
     Marking,
     NetworkEvent,
@@ -56,6 +57,13 @@ __all__ = ["SQLiteStore"]
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _iso_default(value: object) -> str:
+    """json.dumps default: datetimes as ISO 8601 UTC."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -634,6 +642,45 @@ class SQLiteStore:
             )  # fmt: skip
             for row in rows
         ]
+
+    def add_indicators(self, indicators: Sequence[Indicator], marking: Marking, source: str) -> int:
+        added = 0
+        with self._transaction():
+            marking_id = self._marking_id(marking)
+            for indicator in indicators:
+                record = {
+                    field: getattr(indicator, field) for field in Indicator.__dataclass_fields__
+                }
+                cursor = self._db.execute(
+                    "INSERT OR IGNORE INTO indicators(kind, value, origin, source, record, "
+                    "marking_id) VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        indicator.kind,
+                        indicator.value,
+                        indicator.origin,
+                        source,
+                        json.dumps(record, default=_iso_default, ensure_ascii=False),
+                        marking_id,
+                    ),
+                )
+                added += cursor.rowcount
+        return added
+
+    def list_indicators(self, clearance: Clearance) -> list[tuple[Indicator, Marking]]:
+        readable = json.dumps(self.readable_marking_ids(clearance))
+        rows = self._db.execute(
+            "SELECT record, marking_id FROM indicators "
+            "WHERE marking_id IN (SELECT value FROM json_each(?)) ORDER BY kind, value, origin",
+            (readable,),
+        ).fetchall()
+        found: list[tuple[Indicator, Marking]] = []
+        for record, marking_id in rows:
+            fields = json.loads(record)
+            for key in ("valid_from", "valid_until"):
+                if fields.get(key):
+                    fields[key] = datetime.fromisoformat(fields[key])
+            found.append((Indicator(**fields), self._marking(marking_id)))
+        return found
 
     def set_attack_catalogue(self, records: Sequence[Mapping[str, Any]]) -> None:
         """Replace the ATT&CK catalogue (the user brings one; a newer one replaces it)."""

@@ -1,0 +1,98 @@
+"""The threat-intel pipeline: a partner's STIX bundle or MISP event → indicators and a document.
+
+Indicators go to the store with the file's marking, to be matched against
+alerts. The intrusion sets, malware, techniques and indicators the file
+describes are also written out as one readable document and ingested like any
+report, so that enrichment makes them entities: the GREYFOX of a MISP event,
+the GREYFOX of a CERT note and the IP in a Suricata alert are then one picture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from guetteur._exceptions import IngestError, NoMarkingError
+from guetteur.cyber.intel import IntelReading, load_intel_json, parse_misp, parse_stix
+from guetteur.ingest._base import RawDocument
+from guetteur.model import Marking
+from guetteur.pipeline.enrichment import Enricher
+from guetteur.pipeline.ingest import IngestOptions, ingest_raw
+from guetteur.store.base import Store
+
+__all__ = ["IntelImportReport", "import_intel", "intel_document", "read_intel"]
+
+
+@dataclass(frozen=True)
+class IntelImportReport:
+    format: str  # "stix" or "misp"
+    indicators: int  # newly stored
+    duplicates: int
+    objects: int
+    skipped: dict[str, int]
+    doc_ids: list[str]
+
+
+def read_intel(path: Path) -> tuple[str, IntelReading]:
+    """STIX bundle or MISP event JSON, told apart by their top-level shape."""
+    document = load_intel_json(path)
+    if isinstance(document, dict) and document.get("type") == "bundle":
+        return "stix", parse_stix(document, str(path))
+    if isinstance(document, dict | list):
+        return "misp", parse_misp(document, str(path))
+    raise IngestError(str(path), "neither a STIX bundle nor MISP event JSON")
+
+
+def intel_document(path: Path, fmt: str, reading: IntelReading) -> RawDocument:
+    """The file as prose an analyst (and the entity extractor) can read."""
+    lines = [f"Threat intelligence from {path.name} ({fmt.upper()})", ""]
+    for item in reading.objects:
+        aliases = f" (also known as {', '.join(item.aliases)})" if item.aliases else ""
+        ids = f" [{', '.join(item.external_ids)}]" if item.external_ids else ""
+        lines.append(f"{item.kind.replace('-', ' ').capitalize()}: {item.name}{aliases}{ids}.")
+        if item.description:
+            lines.append(" ".join(item.description.split())[:600])
+    for indicator in reading.indicators:
+        actor = f", attributed to {indicator.intrusion_set}" if indicator.intrusion_set else ""
+        label = f" — {indicator.name}" if indicator.name else ""
+        lines.append(f"Indicator ({indicator.kind}): {indicator.value}{label}{actor}.")
+    return RawDocument(title=f"Threat intel: {path.name}", text="\n".join(lines), origin=str(path))
+
+
+def import_intel(
+    store: Store,
+    path: Path,
+    source: str,
+    marking: Marking | None,
+    enricher: Enricher | None,
+    actor: str,
+) -> IntelImportReport:
+    if marking is not None:
+        store.set_source_default_marking(source, marking)
+    chosen = marking or store.source_default_marking(source)
+    if chosen is None:
+        raise NoMarkingError(
+            str(path), "no marking: give --marking (intel files carry none guetteur can trust)"
+        )
+    fmt, reading = read_intel(path)
+    added = store.add_indicators(reading.indicators, chosen, source)
+    documents: Sequence[RawDocument] = []
+    if reading.objects or reading.indicators:
+        documents = [intel_document(path, fmt, reading)]
+    report = ingest_raw(
+        store, documents, IngestOptions(source=source, marking=chosen, actor=actor), enricher
+    )
+    store.audit(
+        actor,
+        "intel.import",
+        {"path": str(path), "format": fmt, "indicators": added, "marking": str(chosen)},
+    )
+    return IntelImportReport(
+        format=fmt,
+        indicators=added,
+        duplicates=len(reading.indicators) - added,
+        objects=len(reading.objects),
+        skipped=dict(reading.skipped),
+        doc_ids=report.doc_ids,
+    )
