@@ -1,6 +1,6 @@
 """EVE alert parsing speed: `read_eve` building Alerts, against bare orjson, same file, same run.
 
-    .venv/bin/python benchmarks/alerts_speed.py [--alerts 200000]
+    .venv/bin/python benchmarks/alerts_speed.py [--alerts 200000] [--triage 1000000]
 
 Replays the 548 real Suricata alerts of ../shared/data/suricata_eve, mutating
 each copy (timestamps shifted, flow ids renumbered, source addresses and ports
@@ -13,10 +13,12 @@ array (what many exporters write). On one core it then times
 - guetteur: ``read_eve`` streaming the same file into `Alert`s (parse,
   normalise, UTC times, host choice, stable ids);
 
-and prints alerts per second for each and the ratio. Storing the alerts and
-triaging a million of them (the rest of issue 5's measure) will be added here
-by the integration step, once the alert store and the clustering exist; this
-script measures only what exists.
+- guetteur storing: the alerts pipeline reading the NDJSON file into a fresh
+  workspace (parse, normalise, SQLite in one transaction per 5,000 alerts);
+
+and prints alerts per second for each and the ratio to the bare parse. Then it
+times triage (clustering into incidents) on `--triage` alerts built from the
+parsed ones, shifted by whole weeks so they do not merge by accident.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,6 +38,11 @@ from typing import Any
 import orjson
 
 from guetteur.cyber.eve import read_eve
+from guetteur.cyber.triage import triage
+from guetteur.model import Alert
+from guetteur.pipeline.alerts import ingest_alerts
+from guetteur.security.markings import parse_clearance, parse_marking
+from guetteur.workspace import Workspace
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "suricata_eve"
 
@@ -78,6 +86,7 @@ def timed(label: str, count: int, run: Callable[[], int]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--alerts", type=int, default=200_000)
+    parser.add_argument("--triage", type=int, default=1_000_000)
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, as issue 5 asks
@@ -106,6 +115,32 @@ def main() -> None:
             baseline = timed("orjson.loads (baseline)", args.alerts, bare)
             parsed = timed("read_eve -> Alert", args.alerts, ours(path))
             print(f"  ratio: read_eve costs {baseline / parsed:.1f}x the bare parse")
+            if label == "NDJSON":
+                stored = timed("parse + store in SQLite", args.alerts, store_into(tmp, ndjson))
+                print(f"  ratio: parse + store costs {baseline / stored:.1f}x the bare parse")
+        parsed_alerts = [a for a in read_eve(ndjson) if isinstance(a, Alert)]
+    alerts = [
+        replace(a, id=f"{a.id}-{week}", time=a.time + timedelta(weeks=week))
+        for week in range(-(-args.triage // len(parsed_alerts)))
+        for a in parsed_alerts
+    ][: args.triage]
+    started = time.perf_counter()
+    incidents = triage(alerts)
+    seconds = time.perf_counter() - started
+    print(f"triage of {len(alerts):,} alerts: {seconds:.1f} s -> {len(incidents):,} incidents")
+
+
+def store_into(tmp: str, path: Path) -> Callable[[], int]:
+    def run() -> int:
+        home = Path(tmp) / "ws"
+        workspace = Workspace.create(home, "cert", parse_clearance("NR", "FRA"))
+        with workspace:
+            report = ingest_alerts(
+                workspace.store, [path], "bench", parse_marking("DIFFUSION RESTREINTE"), None
+            )
+        return report.alerts
+
+    return run
 
 
 if __name__ == "__main__":
