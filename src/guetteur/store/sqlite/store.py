@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 from guetteur._exceptions import NotFoundError, UnknownUserError, WorkspaceError
 from guetteur._text import fold as fold_name
@@ -525,24 +526,26 @@ class SQLiteStore:
     # -------------------------------------------------------------------- cyber
     def add_alerts(self, alerts: Sequence[Alert], marking: Marking, source: str) -> int:
         """Store alerts (one transaction); an alert already stored (same id) is skipped."""
-        added = 0
         with self._transaction():
             marking_id = self._marking_id(marking)
-            for a in alerts:
-                cursor = self._db.execute(
-                    "INSERT OR IGNORE INTO alerts(id, time, detector, signature, rule_id, "
-                    "severity, host, src, src_port, dst, dst_port, protocol, flow_id, category, "
-                    "techniques, raw, source, marking_id) "
-                    f"VALUES ({', '.join('?' * 18)})",
+            before = self._db.total_changes
+            # executemany: one prepared statement for the whole batch (the hot path
+            # when a CERT loads a day of sensor output).
+            self._db.executemany(
+                "INSERT OR IGNORE INTO alerts(id, time, detector, signature, rule_id, "
+                "severity, host, src, src_port, dst, dst_port, protocol, flow_id, category, "
+                f"techniques, raw, source, marking_id) VALUES ({', '.join('?' * 18)})",
+                [
                     (
                         a.id, _iso(a.time), a.detector, a.signature, a.rule_id, int(a.severity),
                         a.host, a.src, a.src_port, a.dst, a.dst_port, a.protocol, a.flow_id,
-                        a.category, json.dumps(list(a.techniques)),
-                        json.dumps(a.raw, ensure_ascii=False, default=str), source, marking_id,
-                    ),
-                )  # fmt: skip
-                added += cursor.rowcount
-        return added
+                        a.category, json.dumps(a.techniques),
+                        orjson.dumps(a.raw, default=str).decode(), source, marking_id,
+                    )
+                    for a in alerts
+                ],
+            )  # fmt: skip
+            return int(self._db.total_changes - before)
 
     def add_network_events(
         self, events: Sequence[NetworkEvent], marking: Marking, source: str
