@@ -23,6 +23,7 @@ from guetteur.cyber.eve import read_eve, read_json_records
 from guetteur.cyber.sigma import RuleSet
 from guetteur.cyber.winevents import read_windows_events
 from guetteur.model import Alert, Marking, NetworkEvent, WindowsEvent
+from guetteur.pipeline._batching import batched
 from guetteur.store.base import Store
 
 __all__ = ["AlertFormat", "AlertIngestReport", "detect_format", "ingest_alerts", "run_rules"]
@@ -59,17 +60,6 @@ def detect_format(path: Path) -> Literal["eve", "sysmon", "evtx"]:
     )
 
 
-def _batches(items: Iterable[object], size: int) -> Iterator[list[object]]:
-    batch: list[object] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def ingest_alerts(
     store: Store,
     paths: Sequence[Path],
@@ -103,7 +93,7 @@ def ingest_alerts(
             records: Iterable[object] = read_eve(path, on_error=report.fail)
         else:
             records = read_windows_events(path, on_error=report.fail)
-        for batch in _batches(records, BATCH_SIZE):
+        for batch in batched(records, BATCH_SIZE):
             _store_batch(store, batch, chosen, source, rules, report)
     store.audit(
         actor,

@@ -30,6 +30,7 @@ from guetteur.enrich.times import find_reported_time
 from guetteur.ingest._base import RawDocument
 from guetteur.ingest.registry import iter_input_files, parse_file
 from guetteur.model import Chunk, Document, Grade, Marking
+from guetteur.pipeline._batching import batched
 from guetteur.pipeline.chunking import chunk_text
 from guetteur.pipeline.enrichment import Enricher, Enrichment
 from guetteur.security.markings import find_banner, high_water_mark, parse_marking
@@ -165,17 +166,6 @@ def _parsed(
             on_file(path)
 
 
-def _batches(items: Iterator[RawDocument], size: int) -> Iterator[list[RawDocument]]:
-    batch: list[RawDocument] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def ingest_paths(
     store: Store,
     paths: Sequence[Path],
@@ -193,7 +183,7 @@ def ingest_paths(
         store.set_source_default_marking(options.source, options.marking)
     source_default = store.source_default_marking(options.source)
     known = FuzzyIndex(store.entity_keys())
-    for batch in _batches(_parsed(paths, report, on_file), BATCH_SIZE):
+    for batch in batched(_parsed(paths, report, on_file), BATCH_SIZE):
         _ingest_batch(store, batch, options, source_default, report, enricher, known)
     _audit_ingest(store, options, [str(p) for p in paths], report)
     return report
@@ -209,7 +199,7 @@ def ingest_raw(
     report = IngestReport()
     source_default = store.source_default_marking(options.source)
     known = FuzzyIndex(store.entity_keys())
-    for batch in _batches(iter(raws), BATCH_SIZE):
+    for batch in batched(iter(raws), BATCH_SIZE):
         _ingest_batch(store, batch, options, source_default, report, enricher, known)
     _audit_ingest(store, options, [raw.origin for raw in raws], report)
     return report
