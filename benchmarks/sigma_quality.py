@@ -18,13 +18,11 @@ import csv
 import fnmatch
 import functools
 import ipaddress
-import json
 import re
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
-from datetime import datetime
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,39 +37,12 @@ from guetteur.cyber.sigma import (
     load_rules,
     route_logsource,
 )
+from guetteur.cyber.winevents import read_windows_events
 from guetteur.model.alert import WindowsEvent
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 REGRESSION = DATA / "sigma_regression_events"
 CORPUS = DATA / "sigma_rules"
-
-
-# --- a small private reader (evtx_dump JSON, objects possibly concatenated) --
-
-
-def read_events(path: Path) -> Iterator[WindowsEvent]:
-    text = path.read_text(encoding="utf-8")
-    decoder = json.JSONDecoder()
-    position = 0
-    while True:
-        while position < len(text) and text[position].isspace():
-            position += 1
-        if position >= len(text):
-            return
-        record, position = decoder.raw_decode(text, position)
-        event = record["Event"]
-        system = event["System"]
-        data = event.get("EventData") or {}
-        stamp = system["TimeCreated"]["#attributes"]["SystemTime"]
-        yield WindowsEvent(
-            time=datetime.fromisoformat(stamp.replace("Z", "+00:00")),
-            channel=system.get("Channel") or "",
-            provider=system["Provider"]["#attributes"]["Name"],
-            event_id=int(system["EventID"]),
-            computer=system.get("Computer") or "",
-            data={k: v for k, v in data.items() if not k.startswith("#")},
-            record_id=system.get("EventRecordID"),
-        )
 
 
 # --- the baseline: interpret the rule's YAML afresh for every event ---------
@@ -267,7 +238,7 @@ def quality(rules: RuleSet, wide: RuleSet) -> None:
     techniques_expected = techniques_recovered = exact = 0
     misses: list[str] = []
     for label in labels:
-        events = list(read_events(REGRESSION / label["events_file"]))
+        events = list(read_windows_events(REGRESSION / label["events_file"]))
         fired = {rule.id for event in events for rule in rules.match(event)}
         fired_wide = {rule.id for event in events for rule in wide.match(event)}
         wanted = label["rule_id"]
@@ -334,7 +305,7 @@ def _reason_family(reason: str) -> str:
 
 def speed(rules: RuleSet, repeats: int, naive_repeats: int) -> None:
     paths = sorted((REGRESSION / "events").glob("*.json"))
-    events = [event for path in paths for event in read_events(path)]
+    events = [event for path in paths for event in read_windows_events(path)]
     naive = [NaiveRule(rule) for rule in rules.rules]
 
     started = time.perf_counter()

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import base64
 import csv
-import json
 import textwrap
 import time
-from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +13,7 @@ from typing import Any
 import pytest
 
 from guetteur.cyber.sigma import load_rule, load_rules, techniques_from_tags
+from guetteur.cyber.winevents import read_windows_events
 from guetteur.model.alert import Severity, WindowsEvent
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -409,35 +408,6 @@ def test_oversized_file_is_refused(tmp_path: Path) -> None:
 # --- the real regression set -----------------------------------------------
 
 
-def read_evtx_dump_json(path: Path) -> Iterator[WindowsEvent]:
-    """Private reader: evtx_dump JSON objects, possibly several concatenated."""
-    text = path.read_text(encoding="utf-8")
-    decoder = json.JSONDecoder()
-    position = 0
-    while True:
-        while position < len(text) and text[position].isspace():
-            position += 1
-        if position >= len(text):
-            return
-        record, position = decoder.raw_decode(text, position)
-        yield _event_from_record(record["Event"])
-
-
-def _event_from_record(event: Mapping[str, Any]) -> WindowsEvent:
-    system = event["System"]
-    stamp = system["TimeCreated"]["#attributes"]["SystemTime"]
-    data = event.get("EventData") or {}
-    return WindowsEvent(
-        time=datetime.fromisoformat(stamp.replace("Z", "+00:00")),
-        channel=system.get("Channel") or "",
-        provider=system["Provider"]["#attributes"]["Name"],
-        event_id=int(system["EventID"]),
-        computer=system.get("Computer") or "",
-        data={k: v for k, v in data.items() if not k.startswith("#")},
-        record_id=system.get("EventRecordID"),
-    )
-
-
 @pytest.mark.skipif(not REGRESSION.exists(), reason="shared regression data not present")
 def test_regression_events_fire_their_labelled_rule() -> None:
     rules = load_rules(REGRESSION / "rules")
@@ -446,7 +416,7 @@ def test_regression_events_fire_their_labelled_rule() -> None:
         labels = list(csv.DictReader(handle))
     missed = []
     for label in labels:
-        events = list(read_evtx_dump_json(REGRESSION / label["events_file"]))
+        events = list(read_windows_events(REGRESSION / label["events_file"]))
         fired = {rule.id for event in events for rule in rules.match(event)}
         if label["rule_id"] not in fired:
             missed.append(label["rule_file"])
