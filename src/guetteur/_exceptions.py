@@ -13,6 +13,8 @@
     ├── UnknownUserError          --as names a user the workspace does not know
     ├── NotFoundError             a record that does not exist *for this reader*
     ├── AuditChainError           the audit chain was edited or truncated; names the first bad row
+    ├── ModelError                the language model is unreachable or failed; names the URL or file
+    │   └── ModelIntegrityError   a weights file missing from the SHA-256 manifest or not matching it
     └── MissingDependencyError    an optional extra is not installed; says which to install
 
 Messages say what went wrong with which input and, where it helps, what to do.
@@ -29,6 +31,8 @@ __all__ = [
     "InvalidStixError",
     "MarkingError",
     "MissingDependencyError",
+    "ModelError",
+    "ModelIntegrityError",
     "NoMarkingError",
     "NotFoundError",
     "SigmaRuleError",
@@ -107,3 +111,11 @@ class AuditChainError(GuetteurError):
 
 class MissingDependencyError(GuetteurError):
     """An optional dependency is missing; the message names the extra to install."""
+
+
+class ModelError(GuetteurError):
+    """The language model could not answer: server down, timeout, bad reply; names the URL or file."""
+
+
+class ModelIntegrityError(ModelError):
+    """A weights file not listed in the SHA-256 manifest, or whose digest differs; names the file."""
