@@ -13,8 +13,8 @@
     ├── UnknownUserError          --as names a user the workspace does not know
     ├── NotFoundError             a record that does not exist *for this reader*
     ├── AuditChainError           the audit chain was edited or truncated; names the first bad row
-    ├── ModelError                the language model is unreachable or failed; names the URL or file
-    │   └── ModelIntegrityError   a weights file missing from the SHA-256 manifest or not matching it
+    ├── ModelError                the language model failed or is unreachable; names URL or file
+    │   └── ModelIntegrityError   weights absent from the SHA-256 manifest, or not matching it
     └── MissingDependencyError    an optional extra is not installed; says which to install
 
 Messages say what went wrong with which input and, where it helps, what to do.
@@ -114,8 +114,8 @@ class MissingDependencyError(GuetteurError):
 
 
 class ModelError(GuetteurError):
-    """The language model could not answer: server down, timeout, bad reply; names the URL or file."""
+    """The language model could not answer (server down, timeout, bad reply); names URL or file."""
 
 
 class ModelIntegrityError(ModelError):
-    """A weights file not listed in the SHA-256 manifest, or whose digest differs; names the file."""
+    """A weights file absent from the SHA-256 manifest, or whose digest differs; names it."""

@@ -21,12 +21,17 @@ from guetteur.cyber.attack import Catalogue, TechniqueMapper, load_catalogue
 from guetteur.cyber.intel import incident_bundle, validate_bundle
 from guetteur.cyber.sigma import RuleSet, load_rules
 from guetteur.cyber.triage import summarise
+from guetteur.llm import ChatModel, ModelSettings, open_model, resolve_settings
 from guetteur.model import Clearance, Document, Grade, Marking, Severity
 from guetteur.pipeline.alerts import AlertFormat, AlertIngestReport, ingest_alerts, run_rules
 from guetteur.pipeline.enrichment import Enricher
 from guetteur.pipeline.ingest import IngestOptions, IngestReport, ingest_paths, reindex
 from guetteur.pipeline.intel import IntelImportReport, import_intel
 from guetteur.products import IncidentView, incidents_for
+from guetteur.products.ask import Answer, answer_question
+from guetteur.products.brief import Brief, write_brief
+from guetteur.products.cited import ModelCall
+from guetteur.products.watch import WatchRun, evaluate_requirement, report_requirement
 from guetteur.search import SearchResult, hybrid_search
 from guetteur.store import (
     BBox,
@@ -34,6 +39,7 @@ from guetteur.store import (
     EntityDetail,
     EntitySummary,
     EventRow,
+    Requirement,
     Store,
     StoredAlert,
     User,
@@ -47,6 +53,8 @@ DATABASE_NAME = "guetteur.db"
 RULES_DIR = "rules"  # the Sigma rules the workspace runs, copied in by `rules load`
 CACHE_DIR = "cache"  # derived files (ATT&CK technique embeddings), safe to delete
 ASSETS_FILE = "assets.csv"  # optional: host,criticality (1..5) for incident severity
+CONFIG_FILE = "config.toml"  # optional: [llm] mode, url, model, gguf, timeout, ...
+MODELS_MANIFEST = "models.sha256"  # SHA-256 of the weights files users bring
 
 
 def resolve_home(home: str | Path | None) -> Path:
@@ -62,6 +70,8 @@ class Workspace:
         self.home = home
         self.store = store
         self._enricher: Enricher | None = None
+        self._model: ChatModel | None = None
+        self._model_opened = False
 
     @property
     def enricher(self) -> Enricher:
@@ -94,6 +104,8 @@ class Workspace:
         return cls(home, open_store(database))
 
     def close(self) -> None:
+        if self._model is not None:
+            self._model.close()
         self.store.close()
 
     def __enter__(self) -> Workspace:
@@ -138,7 +150,9 @@ class Workspace:
         on_file: Callable[[Path], None] = lambda path: None,
     ) -> IngestReport:
         options = IngestOptions(source=source, marking=marking, grade=grade, actor=actor.name)
-        return ingest_paths(self.store, paths, options, enricher=self.enricher, on_file=on_file)
+        report = ingest_paths(self.store, paths, options, enricher=self.enricher, on_file=on_file)
+        self.evaluate_watches()
+        return report
 
     def reindex(self, actor: User, on_document: Callable[[str], None] = lambda d: None) -> int:
         """Re-run enrichment over every document (after a model or lexicon change)."""
@@ -188,6 +202,130 @@ class Workspace:
         self, reader: User, since: datetime | None = None, bbox: BBox | None = None
     ) -> list[EventRow]:
         return self.store.list_events(reader.clearance, since, bbox)
+
+    # ----------------------------------------------------- models and products
+    def model_settings(self) -> ModelSettings:
+        """Environment first, then WORKSPACE/config.toml; nothing set: extractive products."""
+        return resolve_settings(self.home / CONFIG_FILE, os.environ)
+
+    def model(self) -> ChatModel | None:
+        """The configured language model, opened once (None: extractive mode)."""
+        if not self._model_opened:
+            self._model = open_model(self.model_settings(), [self.home / MODELS_MANIFEST])
+            self._model_opened = True
+        return self._model
+
+    def _recorder(self, user: User) -> Callable[[ModelCall], None]:
+        def record(call: ModelCall) -> None:
+            self.store.audit(
+                user.name,
+                "llm.call",
+                {
+                    "model": call.model_id,
+                    "prompt_sha256": call.prompt_sha256,
+                    "passages": list(call.passages),
+                    "purpose": call.purpose,
+                    **call.extra,
+                },
+            )
+
+        return record
+
+    def ask(
+        self,
+        reader: User,
+        question: str,
+        language: str | None = None,
+        on_token: Callable[[str], None] | None = None,
+    ) -> Answer:
+        answer = answer_question(
+            self.store,
+            question,
+            reader.clearance,
+            model=self.model(),
+            language=language,
+            record=self._recorder(reader),
+            on_token=on_token,
+        )
+        self.store.audit(
+            reader.name,
+            "ask",
+            {
+                "question": question,
+                "supported": answer.supported,
+                "mode": answer.mode,
+                "marking": str(answer.marking),
+                "doc_ids": sorted({c.doc_id for c in answer.citations}),
+            },
+        )
+        return answer
+
+    def brief(
+        self,
+        reader: User,
+        *,
+        form: str = "intsum",
+        language: str = "en",
+        since: datetime | None = None,
+        topic: str | None = None,
+        bbox: BBox | None = None,
+        releasable_to: frozenset[str] = frozenset(),
+    ) -> Brief:
+        brief = write_brief(
+            self.store,
+            reader.clearance,
+            form=form,
+            language=language,
+            since=since,
+            topic=topic,
+            bbox=bbox,
+            releasable_to=releasable_to,
+            model=self.model(),
+            record=self._recorder(reader),
+        )
+        self.store.audit(
+            reader.name,
+            "brief",
+            {
+                "format": form,
+                "topic": topic,
+                "since": since,
+                "releasable_to": sorted(releasable_to),
+                "marking": str(brief.marking),
+                "mode": brief.mode,
+                "doc_ids": [s.doc_id for s in brief.sources],
+            },
+        )
+        return brief
+
+    def watch_add(self, owner: User, name: str, text: str) -> Requirement:
+        requirement = self.store.add_requirement(owner.name, name, text)
+        self.store.audit(owner.name, "watch.add", {"name": name, "text": text})
+        return requirement
+
+    def watch_list(self, owner: User) -> list[Requirement]:
+        return self.store.list_requirements(owner.name)
+
+    def watch_run(self, owner: User) -> list[WatchRun]:
+        """What is new for each of `owner`'s requirements since their last report."""
+        runs = [
+            report_requirement(self.store, requirement, owner.clearance)
+            for requirement in self.store.list_requirements(owner.name)
+        ]
+        self.store.audit(
+            owner.name,
+            "watch.run",
+            {r.requirement.name: [h.doc_id for h in r.hits] for r in runs},
+        )
+        return runs
+
+    def evaluate_watches(self) -> int:
+        """Evaluate every requirement on new passages, each under its owner's clearance."""
+        found = 0
+        for requirement in self.store.list_requirements():
+            owner = self.store.get_user(requirement.owner)
+            found += len(evaluate_requirement(self.store, requirement, owner.clearance))
+        return found
 
     # ----------------------------------------------------------------- cyber
     def rules(self) -> RuleSet | None:

@@ -126,8 +126,18 @@ class Marking:
 
 @dataclass(frozen=True)
 class Clearance:
-    """What a user may read: level, nationality (alpha-3), caveats held."""
+    """What a user may read: level, nationality (alpha-3), caveats held.
+
+    `release_to` narrows a reader to what may also be handed to partner
+    nations (a tear-line product): only records releasable to every one of
+    them, and carrying no caveat, pass. Empty for ordinary reads.
+    """
 
     level: Level
     nationality: str
     caveats: frozenset[str] = frozenset()
+    release_to: frozenset[str] = frozenset()
+
+    def for_release_to(self, nations: frozenset[str]) -> Clearance:
+        """This reader, restricted to what is releasable to `nations` too."""
+        return Clearance(self.level, self.nationality, self.caveats, self.release_to | nations)

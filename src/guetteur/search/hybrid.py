@@ -19,7 +19,14 @@ from guetteur.enrich.embeddings import embed
 from guetteur.model import Clearance, Marking
 from guetteur.store.base import ChunkHit, Store
 
-__all__ = ["SearchResult", "fts_query", "hybrid_search", "query_terms"]
+__all__ = [
+    "RankedPassage",
+    "SearchResult",
+    "fts_query",
+    "hybrid_search",
+    "query_terms",
+    "retrieve_passages",
+]
 
 # Reciprocal rank fusion constant (Cormack et al., 2009): damps the head of each list.
 RRF_K = 60
@@ -98,22 +105,43 @@ def _snippet(hit: ChunkHit, terms: list[str]) -> str:
     return ("…" if start else "") + text[start:end].strip() + ("…" if end < len(text) else "")
 
 
-def hybrid_search(
-    store: Store, query: str, clearance: Clearance, limit: int = 10
-) -> list[SearchResult]:
-    """Documents matching `query` that `clearance` may read, best first."""
+@dataclass(frozen=True)
+class RankedPassage:
+    """A passage the reader may read, with its fused rank score (higher is better)."""
+
+    hit: ChunkHit
+    score: float
+
+
+def retrieve_passages(
+    store: Store, query: str, clearance: Clearance, pool: int = POOL
+) -> list[RankedPassage]:
+    """Passages matching `query` that `clearance` may read, best first (fused ranks).
+
+    This is what questions and briefs read from: the store filters by the
+    reader's clearance inside both queries, so a passage the reader may not
+    read never reaches fusion, let alone a model.
+    """
     fused: dict[int, float] = {}
     hits: dict[int, ChunkHit] = {}
     expression = fts_query(query)
-    text_hits = store.search_text(expression, clearance, POOL) if expression else []
-    vector_hits = store.search_vector(embed([query])[0], clearance, POOL) if query.strip() else []
+    text_hits = store.search_text(expression, clearance, pool) if expression else []
+    vector_hits = store.search_vector(embed([query])[0], clearance, pool) if query.strip() else []
     for ranked in (text_hits, vector_hits):
         for rank, hit in enumerate(ranked):
             fused[hit.chunk_id] = fused.get(hit.chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
             hits.setdefault(hit.chunk_id, hit)
+    ordered = sorted(fused.items(), key=lambda pair: (-pair[1], pair[0]))
+    return [RankedPassage(hits[chunk_id], score) for chunk_id, score in ordered]
+
+
+def hybrid_search(
+    store: Store, query: str, clearance: Clearance, limit: int = 10
+) -> list[SearchResult]:
+    """Documents matching `query` that `clearance` may read, best first."""
     best_per_document: dict[str, tuple[float, ChunkHit]] = {}
-    for chunk_id, score in fused.items():
-        hit = hits[chunk_id]
+    for passage in retrieve_passages(store, query, clearance):
+        hit, score = passage.hit, passage.score
         current = best_per_document.get(hit.doc_id)
         if current is None or score > current[0]:
             best_per_document[hit.doc_id] = (score, hit)

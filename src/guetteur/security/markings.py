@@ -181,12 +181,22 @@ def parse_clearance(level: str, nationality: str, caveats: Iterable[str] = ()) -
 
 
 def may_read(clearance: Clearance, marking: Marking) -> bool:
-    """The only access rule: level high enough, nation released to, every caveat held."""
-    return (
+    """The only access rule: level high enough, nation released to, every caveat held.
+
+    A clearance narrowed for a tear-line (`Clearance.release_to`) also needs
+    the marking to be releasable to every partner named, and caveat-free:
+    partners hold none of our caveats, so a caveated passage never crosses.
+    """
+    readable = (
         clearance.level >= marking.level
         and (marking.releasable_to is None or clearance.nationality in marking.releasable_to)
         and marking.caveats <= clearance.caveats
     )
+    if readable and clearance.release_to:
+        return not marking.caveats and (
+            marking.releasable_to is None or clearance.release_to <= marking.releasable_to
+        )
+    return readable
 
 
 def high_water_mark(markings: Iterable[Marking]) -> Marking:

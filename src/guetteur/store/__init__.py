@@ -3,27 +3,33 @@
 from guetteur.store.base import (
     BBox,
     ChunkHit,
+    DocumentMention,
     DocumentStats,
     EntityDetail,
     EntitySummary,
     EventRow,
     MentionRow,
     NewDocument,
+    Requirement,
     Store,
     StoredAlert,
     User,
+    WatchHit,
 )
 
 __all__ = [
     "BBox",
     "ChunkHit",
+    "DocumentMention",
     "DocumentStats",
     "EntityDetail",
     "EntitySummary",
     "EventRow",
     "MentionRow",
     "NewDocument",
+    "Requirement",
     "Store",
     "StoredAlert",
     "User",
+    "WatchHit",
 ]

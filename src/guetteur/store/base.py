@@ -36,6 +36,7 @@ from guetteur.security.audit import AuditRow
 __all__ = [
     "BBox",
     "ChunkHit",
+    "DocumentMention",
     "DocumentStats",
     "EntityDetail",
     "EntitySummary",
@@ -43,8 +44,10 @@ __all__ = [
     "MentionRow",
     "NewDocument",
     "StoredAlert",
+    "Requirement",
     "Store",
     "User",
+    "WatchHit",
 ]
 
 Vector = npt.NDArray[np.float32]
@@ -135,6 +138,44 @@ class ChunkHit:
 
 
 @dataclass(frozen=True)
+class DocumentMention:
+    """An entity named in a document, at character offsets of its text."""
+
+    doc_id: str
+    entity_id: str
+    name: str
+    type: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """A standing intelligence requirement, owned by the user who wrote it."""
+
+    id: int
+    owner: str
+    name: str
+    text: str
+    created_at: datetime
+    last_chunk_id: int  # passages up to this id have been evaluated
+    last_run_at: datetime | None  # when its hits were last reported to its owner
+
+
+@dataclass(frozen=True)
+class WatchHit:
+    """A passage that matched a requirement, and why."""
+
+    requirement_id: int
+    chunk_id: int
+    doc_id: str
+    marking: Marking
+    score: float
+    reason: str
+    found_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class DocumentStats:
     documents: int
     chunks: int
@@ -217,6 +258,24 @@ class Store(Protocol):
 
     # --- ranked reads, filtered by clearance before ranking
     def search_text(self, query: str, clearance: Clearance, limit: int) -> list[ChunkHit]: ...
+    def chunks_after(
+        self, chunk_id: int, clearance: Clearance
+    ) -> list[tuple[ChunkHit, Vector]]: ...
+    def get_chunks(self, chunk_ids: Sequence[int], clearance: Clearance) -> list[ChunkHit]: ...
+    def document_mentions(
+        self, doc_ids: Sequence[str], clearance: Clearance
+    ) -> list[DocumentMention]: ...
+
+    # ------------------------------------------------------------ watch
+    def add_requirement(self, owner: str, name: str, text: str) -> Requirement: ...
+    def list_requirements(self, owner: str | None = None) -> list[Requirement]: ...
+    def record_watch_run(
+        self, requirement_id: int, hits: Sequence[WatchHit], last_chunk_id: int
+    ) -> None: ...
+    def mark_reported(self, requirement_id: int) -> None: ...
+    def watch_hits(
+        self, requirement_id: int, clearance: Clearance, since: datetime | None = None
+    ) -> list[WatchHit]: ...
     def search_vector(self, vector: Vector, clearance: Clearance, limit: int) -> list[ChunkHit]: ...
 
     # --- audit

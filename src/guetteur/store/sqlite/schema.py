@@ -208,6 +208,34 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (kind, value, origin)
     );
     """,
+    # 4 → 5: standing intelligence requirements (issue 4). Each belongs to the
+    # user who wrote it and is evaluated under that user's clearance; a hit
+    # carries the marking of the passage it points at.
+    """
+    CREATE TABLE requirements (
+        id INTEGER PRIMARY KEY,
+        owner TEXT NOT NULL REFERENCES users(name),
+        name TEXT NOT NULL,
+        text TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        last_chunk_id INTEGER NOT NULL DEFAULT 0,   -- passages up to this id were evaluated
+        last_run_at TEXT,
+        UNIQUE (owner, name)
+    );
+
+    CREATE TABLE watch_hits (
+        id INTEGER PRIMARY KEY,
+        requirement_id INTEGER NOT NULL REFERENCES requirements(id),
+        chunk_id INTEGER NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,
+        doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        marking_id INTEGER NOT NULL REFERENCES markings(id),
+        score REAL NOT NULL,
+        reason TEXT NOT NULL,
+        found_at TEXT NOT NULL,
+        UNIQUE (requirement_id, chunk_id)
+    );
+    CREATE INDEX watch_hits_requirement ON watch_hits(requirement_id, found_at);
+    """,
 ]
 
 

@@ -40,17 +40,20 @@ from guetteur.security.markings import may_read, parse_marking
 from guetteur.store.base import (
     BBox,
     ChunkHit,
+    DocumentMention,
     DocumentStats,
     EntityDetail,
     EntitySummary,
     EventRow,
     MentionRow,
     NewDocument,
+    Requirement,
     StoredAlert,
     User,
     Vector,
+    WatchHit,
 )
-from guetteur.store.sqlite._connect import connect
+from guetteur.store.sqlite._connect import IntegrityError, connect
 from guetteur.store.sqlite.schema import migrate
 
 __all__ = ["SQLiteStore"]
@@ -749,6 +752,121 @@ class SQLiteStore:
             (np.asarray(vector, dtype=np.float32).tobytes(), readable, limit),
         ).fetchall()
         return self._hits(rows)
+
+    def chunks_after(self, chunk_id: int, clearance: Clearance) -> list[tuple[ChunkHit, Vector]]:
+        """Readable passages stored after `chunk_id`, with their embeddings, in id order."""
+        readable = json.dumps(self.readable_marking_ids(clearance))
+        rows = self._db.execute(
+            f"SELECT {self._HIT_COLUMNS}, 0.0, c.embedding "
+            "FROM chunks c JOIN documents d ON d.id = c.doc_id "
+            "WHERE c.id > ? AND c.marking_id IN (SELECT value FROM json_each(?)) ORDER BY c.id",
+            (chunk_id, readable),
+        ).fetchall()
+        hits = self._hits([row[:-1] for row in rows])
+        return [
+            (hit, np.frombuffer(row[-1], dtype=np.float32))
+            for hit, row in zip(hits, rows, strict=True)
+        ]
+
+    def get_chunks(self, chunk_ids: Sequence[int], clearance: Clearance) -> list[ChunkHit]:
+        readable = json.dumps(self.readable_marking_ids(clearance))
+        rows = self._db.execute(
+            f"SELECT {self._HIT_COLUMNS}, 0.0 FROM chunks c JOIN documents d ON d.id = c.doc_id "
+            "WHERE c.id IN (SELECT value FROM json_each(?)) "
+            "AND c.marking_id IN (SELECT value FROM json_each(?)) ORDER BY c.id",
+            (json.dumps(list(chunk_ids)), readable),
+        ).fetchall()
+        return self._hits(rows)
+
+    def document_mentions(
+        self, doc_ids: Sequence[str], clearance: Clearance
+    ) -> list[DocumentMention]:
+        readable = json.dumps(self.readable_marking_ids(clearance))
+        rows = self._db.execute(
+            "SELECT m.doc_id, e.id, COALESCE(e.canonical, m.text), e.type, m.start, m.end "
+            "FROM mentions m JOIN entities e ON e.id = m.entity_id "
+            "WHERE m.doc_id IN (SELECT value FROM json_each(?)) "
+            "AND m.marking_id IN (SELECT value FROM json_each(?)) ORDER BY m.doc_id, m.start",
+            (json.dumps(list(doc_ids)), readable),
+        ).fetchall()
+        return [DocumentMention(*row) for row in rows]
+
+    # -------------------------------------------------------------------- watch
+    _REQUIREMENT_COLUMNS = "id, owner, name, text, created_at, last_chunk_id, last_run_at"
+
+    def _requirement(self, row: Sequence[Any]) -> Requirement:
+        rid, owner, name, text, created, last_chunk, last_run = row
+        return Requirement(
+            rid, owner, name, text, datetime.fromisoformat(created), last_chunk,
+            datetime.fromisoformat(last_run) if last_run else None,
+        )  # fmt: skip
+
+    def add_requirement(self, owner: str, name: str, text: str) -> Requirement:
+        self.get_user(owner)
+        with self._transaction():
+            try:
+                self._db.execute(
+                    "INSERT INTO requirements(owner, name, text, created_at) VALUES (?, ?, ?, ?)",
+                    (owner, name, text, _now()),
+                )
+            except IntegrityError as error:
+                raise WorkspaceError(f"{owner} already has a requirement named {name!r}") from error
+        row = self._one(
+            f"SELECT {self._REQUIREMENT_COLUMNS} FROM requirements WHERE owner = ? AND name = ?",
+            (owner, name),
+        )
+        assert row is not None
+        return self._requirement(row)
+
+    def list_requirements(self, owner: str | None = None) -> list[Requirement]:
+        where = "WHERE owner = ?" if owner is not None else ""
+        rows = self._db.execute(
+            f"SELECT {self._REQUIREMENT_COLUMNS} FROM requirements {where} ORDER BY owner, name",
+            (owner,) if owner is not None else (),
+        ).fetchall()
+        return [self._requirement(row) for row in rows]
+
+    def record_watch_run(
+        self, requirement_id: int, hits: Sequence[WatchHit], last_chunk_id: int
+    ) -> None:
+        now = _now()
+        with self._transaction():
+            self._db.executemany(
+                "INSERT OR IGNORE INTO watch_hits"
+                "(requirement_id, chunk_id, doc_id, marking_id, score, reason, found_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (requirement_id, h.chunk_id, h.doc_id, self._marking_id(h.marking),
+                     h.score, h.reason, now)
+                    for h in hits
+                ],
+            )  # fmt: skip
+            self._db.execute(
+                "UPDATE requirements SET last_chunk_id = MAX(last_chunk_id, ?) WHERE id = ?",
+                (last_chunk_id, requirement_id),
+            )
+
+    def mark_reported(self, requirement_id: int) -> None:
+        with self._transaction():
+            self._db.execute(
+                "UPDATE requirements SET last_run_at = ? WHERE id = ?", (_now(), requirement_id)
+            )
+
+    def watch_hits(
+        self, requirement_id: int, clearance: Clearance, since: datetime | None = None
+    ) -> list[WatchHit]:
+        readable = json.dumps(self.readable_marking_ids(clearance))
+        rows = self._db.execute(
+            "SELECT requirement_id, chunk_id, doc_id, marking_id, score, reason, found_at "
+            "FROM watch_hits WHERE requirement_id = ? AND found_at > ? "
+            "AND marking_id IN (SELECT value FROM json_each(?)) ORDER BY found_at, score DESC",
+            (requirement_id, _iso(since) if since else "", readable),
+        ).fetchall()
+        return [
+            WatchHit(rid, cid, doc, self._marking(mid), score, reason,
+                     datetime.fromisoformat(found))
+            for rid, cid, doc, mid, score, reason, found in rows
+        ]  # fmt: skip
 
     # -------------------------------------------------------------------- audit
     def audit(self, actor: str, action: str, detail: Mapping[str, Any]) -> AuditRow:
