@@ -27,6 +27,7 @@ import argparse
 import ipaddress
 import json
 import os
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -128,6 +129,15 @@ def main() -> None:
     incidents = triage(alerts)
     seconds = time.perf_counter() - started
     print(f"triage of {len(alerts):,} alerts: {seconds:.1f} s -> {len(incidents):,} incidents")
+    sizes = sorted(i.alert_count for i in incidents)
+    hosts = sorted(len(i.hosts) for i in incidents)
+    longest = max(i.last_seen - i.first_seen for i in incidents)
+    print(
+        f"  alerts per incident: median {statistics.median(sizes):,.0f}, "
+        f"90th percentile {sizes[len(sizes) * 9 // 10]:,}, max {sizes[-1]:,}; "
+        f"hosts per incident: median {statistics.median(hosts):,.0f}, max {hosts[-1]:,}; "
+        f"longest incident {longest}"
+    )
 
 
 def store_into(tmp: str, path: Path) -> Callable[[], int]:

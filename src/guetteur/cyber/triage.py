@@ -10,20 +10,36 @@ on any executor and a rerun on the same alerts gives the same incidents and ids.
 Clustering, in one sort and linear passes (no per-pair comparison, so a
 million alerts fit in seconds): alerts are sorted by (host, time) and each
 host's run is cut into *segments* wherever two consecutive alerts are more than
-`gap` apart. Segments are then joined (union-find) when, within `gap` of each
-other, they share a ``flow_id``, an address (a scanner hitting several hosts, a
-host turning on another) or a signature family ("ET SCAN") — found by sorting
-each link key's segment time spans once and sweeping. Each joined group is one incident.
+`gap` apart, or the segment would span more than `max_span`. Segments of
+different hosts are then joined (union-find) when, within `gap` of each other,
+they share a ``flow_id`` or an address (a scanner hitting several hosts, a host
+turning on another, two hosts calling the same server). Three limits keep an
+incident something an analyst can read in one go rather than a day of traffic
+glued by chains of coincidences:
+
+- a *hub* — an address seen opposite many hosts (DNS server, gateway, proxy,
+  a scanner sweeping the network), or the server side of DNS, DHCP or NTP —
+  links nothing by itself, only alerts of the same signature family ("ET
+  SCAN" from one scanner on 200 hosts is one incident; two hosts whose alerts
+  only share their DNS server are two);
+- a join is refused when the incident would then span more than `max_span`,
+  so links never chain across the whole day;
+- a signature family alone links nothing: "ET POLICY" on two hosts that share
+  no address or flow is two things to look at.
 """
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import chain
+from operator import attrgetter
 
 from guetteur.cyber.attack import Catalogue
 from guetteur.model.alert import Alert, Severity
@@ -37,7 +53,20 @@ DECISIVE_TACTICS = frozenset({"execution", "lateral-movement", "exfiltration", "
 PROGRESSION_TACTICS = 3
 # Asset criticality (1..5) from which an incident on that asset is raised a step.
 CRITICAL_ASSET_LEVEL = 4
+# An address opposite this many distinct hosts is infrastructure or a sweep
+# (DNS server, gateway, proxy, scanner), not evidence that those hosts' alerts
+# belong together.
+HUB_HOSTS = 10
+# The longest an incident may run from its first alert to its last: what
+# cannot be read as one story is split, and links never chain across days.
+MAX_SPAN_HOURS = 12
+# Every host talks to its DNS, DHCP and NTP servers: on those ports the server
+# side is a hub whatever the counts say (DNS, DHCP, NTP).
+SHARED_SERVICE_PORTS = frozenset({53, 67, 68, 123})
 _UNKNOWN_HOST = ""
+_ID, _TIME, _SIGNATURE = attrgetter("id"), attrgetter("time"), attrgetter("signature")
+_SOURCE, _DESTINATION = attrgetter("src"), attrgetter("dst")
+_SEVERITY, _TECHNIQUES = attrgetter("severity"), attrgetter("techniques")
 
 
 @dataclass(frozen=True)
@@ -69,34 +98,60 @@ def triage(
     catalogue: Catalogue | None = None,
     asset_criticality: Mapping[str, int] | None = None,
     gap: timedelta = timedelta(minutes=30),
+    max_span: timedelta = timedelta(hours=MAX_SPAN_HOURS),
 ) -> list[Incident]:
     """Cluster alerts into incidents, most severe (then highest score) first.
 
     Every alert lands in exactly one incident. `catalogue` maps techniques to
     tactics (for the progression raise); `asset_criticality` maps a host to
-    1..5 (4 and above raise the severity one step).
+    1..5 (4 and above raise the severity one step). No incident spans more
+    than `max_span` from its first alert to its last.
     """
     if gap < timedelta(0):
         raise ValueError(f"gap must not be negative (got {gap})")
-    keyed = [(_host_of(a), a) for a in alerts]
-    # The alert id breaks ties so that equal timestamps give the same order on every run.
-    keyed.sort(key=lambda pair: (pair[0], pair[1].time, pair[1].id))
-    ordered = [a for _, a in keyed]
-    hosts = [h for h, _ in keyed]
-    del keyed
+    if max_span < gap:
+        raise ValueError(f"max_span ({max_span}) must not be shorter than gap ({gap})")
+    with _collector_paused():
+        return _triage(alerts, catalogue, asset_criticality or {}, gap, max_span)
 
-    bounds, links = _segments(ordered, hosts, gap)
-    parent = list(range(len(bounds)))
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    # Triage allocates millions of small tuples and lists and no reference
+    # cycle: left on, the cyclic collector walks the million alerts (and their
+    # raw records) over and over for nothing — half the time on a large batch.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _triage(
+    alerts: Iterable[Alert],
+    catalogue: Catalogue | None,
+    criticality: Mapping[str, int],
+    gap: timedelta,
+    max_span: timedelta,
+) -> list[Incident]:
+    # The alert id breaks ties so that equal timestamps give the same order on every run.
+    ordered = sorted(alerts, key=lambda a: (_host_of(a), a.time, a.id))
+    hosts = list(map(_host_of, ordered))
+
+    hubs = _hubs(ordered, hosts)
+    bounds, links = _segments(ordered, hosts, hubs, gap, max_span)
+    forest = _Forest([(ordered[start].time, ordered[end - 1].time) for start, end in bounds])
     for spans in links.values():
         if len(spans) > 1:
-            _join_close_spans(spans, gap, parent)
+            _join_close_spans(spans, gap, max_span, forest)
 
     groups: dict[int, list[int]] = {}
     for segment in range(len(bounds)):
-        groups.setdefault(_find(parent, segment), []).append(segment)
+        groups.setdefault(forest.find(segment), []).append(segment)
 
     tactic_rank, tactics_of = _tactic_tables(catalogue)
-    criticality = asset_criticality or {}
     incidents = []
     for segments in groups.values():
         members: list[Alert] = []
@@ -106,7 +161,8 @@ def triage(
             members.extend(ordered[start:end])
             member_hosts.extend(hosts[start:end])
         if len(segments) > 1:
-            members.sort(key=lambda a: (a.time, a.id))
+            members.sort(key=_ID)
+            members.sort(key=_TIME)
         incidents.append(_build(members, member_hosts, tactic_rank, tactics_of, criticality))
     incidents.sort(key=lambda i: (-i.severity, -i.score, i.first_seen, i.id))
     return incidents
@@ -116,8 +172,29 @@ def _host_of(alert: Alert) -> str:
     return alert.host or alert.dst or _UNKNOWN_HOST
 
 
+def _hubs(ordered: Sequence[Alert], hosts: Sequence[str]) -> frozenset[str]:
+    """Addresses seen opposite at least `HUB_HOSTS` distinct hosts."""
+    # Counted on the whole batch rather than per window: a DNS server or a
+    # gateway is one every day, and a scanner that swept the network once is
+    # still only linked through the family of what it does.
+    opposite: dict[str, set[str]] = {}
+    for alert, host in zip(ordered, hosts, strict=True):
+        for address in (alert.src, alert.dst):
+            if address is not None and address != host:
+                seen = opposite.get(address)
+                if seen is None:
+                    opposite[address] = {host}
+                elif len(seen) < HUB_HOSTS:
+                    seen.add(host)
+    return frozenset(a for a, seen in opposite.items() if len(seen) >= HUB_HOSTS)
+
+
 def _segments(
-    ordered: Sequence[Alert], hosts: Sequence[str], gap: timedelta
+    ordered: Sequence[Alert],
+    hosts: Sequence[str],
+    hubs: frozenset[str],
+    gap: timedelta,
+    max_span: timedelta,
 ) -> tuple[list[tuple[int, int]], dict[str, list[tuple[datetime, datetime, int]]]]:
     """Cut the (host, time)-sorted alerts into per-host time windows.
 
@@ -135,36 +212,42 @@ def _segments(
             links.setdefault(key, []).append((first, last, segment))
         seen.clear()
 
+    if not ordered:
+        return bounds, links
     start = 0
-    previous_host: str | None = None
-    previous_time: datetime | None = None
+    previous_host, previous_time = hosts[0], ordered[0].time
+    opened = previous_time  # first alert of the open segment
     for index, alert in enumerate(ordered):
         host = hosts[index]
         time = alert.time
-        if previous_time is not None and (host != previous_host or time - previous_time > gap):
+        if host != previous_host or time - previous_time > gap or time - opened > max_span:
             close(index)
-            start = index
+            start, opened = index, time
         previous_host, previous_time = host, time
-        for key in _link_keys(alert):
-            _note(seen, key, time)
-    if ordered:
-        close(len(ordered))
+        for key in _link_keys(alert, host, hubs):
+            span = seen.get(key)
+            if span is None:
+                seen[key] = [time, time]
+            else:
+                span[1] = time  # alerts arrive in time order within a segment
+    close(len(ordered))
     return bounds, links
 
 
-def _link_keys(alert: Alert) -> list[str]:
+def _link_keys(alert: Alert, host: str, hubs: frozenset[str]) -> list[str]:
     """What may tie this alert to other hosts' alerts in the same window."""
-    # "a:" either address: a scanner hitting several hosts, and also a host
-    # that is itself alerted on and then shows up attacking another (lateral
-    # movement). "g:" the signature family ("ET SCAN", "ET POLICY"): one wave of
-    # the same kind of activity across hosts is one thing to look at, not N.
-    keys = ["g:" + _family(alert.signature)]
-    if alert.flow_id is not None:
-        keys.append("f:" + alert.flow_id)
-    if alert.src is not None:
-        keys.append("a:" + alert.src)
-    if alert.dst is not None and alert.dst != alert.src:
-        keys.append("a:" + alert.dst)
+    # "a:" either address: a scanner hitting several hosts, a host that is
+    # itself alerted on and then shows up attacking another (lateral
+    # movement), two hosts calling the same C2 server. A hub says nothing by
+    # itself; with the signature family it still says "one scanner, one wave".
+    keys = [] if alert.flow_id is None else ["f:" + alert.flow_id]
+    for address, port in ((alert.src, alert.src_port), (alert.dst, alert.dst_port)):
+        if address is None:
+            continue
+        if address not in hubs and port not in SHARED_SERVICE_PORTS:
+            keys.append("a:" + address)
+        elif address != host:
+            keys.append(f"a:{address}\x1f{_family(alert.signature)}")
     return keys
 
 
@@ -174,43 +257,54 @@ def _family(signature: str) -> str:
     return " ".join(signature.split()[:2])
 
 
-def _note(seen: dict[str, list[datetime]], key: str, time: datetime) -> None:
-    span = seen.get(key)
-    if span is None:
-        seen[key] = [time, time]
-    else:
-        span[1] = time  # alerts arrive in time order within a segment
-
-
 def _join_close_spans(
-    spans: list[tuple[datetime, datetime, int]], gap: timedelta, parent: list[int]
+    spans: list[tuple[datetime, datetime, int]],
+    gap: timedelta,
+    max_span: timedelta,
+    forest: _Forest,
 ) -> None:
-    # A flow id or a source seen on several segments links them only when the
+    # A flow id or an address seen on several segments links them only when the
     # sightings are within `gap`: flow ids repeat across sensors and an address
     # seen months apart is not the same campaign.
     spans.sort()
     _, reach, anchor = spans[0]
     for first, last, segment in spans[1:]:
-        if first - reach <= gap:
-            _union(parent, anchor, segment)
+        if first - reach <= gap and forest.union(anchor, segment, max_span):
             reach = max(reach, last)
         else:
             reach, anchor = last, segment
 
 
-def _find(parent: list[int], item: int) -> int:
-    root = item
-    while parent[root] != root:
-        root = parent[root]
-    while parent[item] != root:  # path compression keeps later finds near O(1)
-        parent[item], item = root, parent[item]
-    return root
+class _Forest:
+    """Union-find over segments that also keeps each group's time span."""
 
+    def __init__(self, spans: Sequence[tuple[datetime, datetime]]) -> None:
+        self.parent = list(range(len(spans)))
+        self.first = [first for first, _ in spans]
+        self.last = [last for _, last in spans]
 
-def _union(parent: list[int], a: int, b: int) -> None:
-    root_a, root_b = _find(parent, a), _find(parent, b)
-    if root_a != root_b:
-        parent[max(root_a, root_b)] = min(root_a, root_b)
+    def find(self, item: int) -> int:
+        parent = self.parent
+        root = item
+        while parent[root] != root:
+            root = parent[root]
+        while parent[item] != root:  # path compression keeps later finds near O(1)
+            parent[item], item = root, parent[item]
+        return root
+
+    def union(self, a: int, b: int, max_span: timedelta) -> bool:
+        """Join the groups of `a` and `b` unless together they would span over `max_span`."""
+        root_a, root_b = self.find(a), self.find(b)
+        if root_a == root_b:
+            return True
+        first = min(self.first[root_a], self.first[root_b])
+        last = max(self.last[root_a], self.last[root_b])
+        if last - first > max_span:
+            return False
+        root, child = min(root_a, root_b), max(root_a, root_b)
+        self.parent[child] = root
+        self.first[root], self.last[root] = first, last
+        return True
 
 
 def _tactic_tables(
@@ -237,17 +331,19 @@ def _build(
     first = members[0]  # earliest by (time, id)
     host_counts = Counter(member_hosts)
     host_counts.pop(_UNKNOWN_HOST, None)
-    source_counts = Counter(a.src for a in members if a.src is not None)
-    destination_counts = Counter(a.dst for a in members if a.dst is not None)
-    signature_counts = Counter(a.signature for a in members)
-    technique_counts = Counter(t for a in members for t in a.techniques)
+    source_counts = Counter(map(_SOURCE, members))
+    source_counts.pop(None, None)
+    destination_counts = Counter(map(_DESTINATION, members))
+    destination_counts.pop(None, None)
+    signature_counts = Counter(map(_SIGNATURE, members))
+    technique_counts = Counter(chain.from_iterable(map(_TECHNIQUES, members)))
     # Score each distinct signature once, at its highest level: ten kinds of
     # alert say more than the same one repeated ten thousand times.
     signature_severity: dict[str, int] = {}
-    for alert in members:
-        level = int(alert.severity)
-        if level > signature_severity.get(alert.signature, 0):
-            signature_severity[alert.signature] = level
+    pairs = zip(map(_SIGNATURE, members), map(_SEVERITY, members), strict=True)
+    for signature, level in set(pairs):
+        if level > signature_severity.get(signature, 0):
+            signature_severity[signature] = int(level)
 
     base = Severity(max(signature_severity.values()))
     top_signature = max(
@@ -293,7 +389,7 @@ def _build(
         title=_title(signatures, hosts),
         severity=final,
         score=round(score, 3),
-        alert_ids=tuple(a.id for a in members),
+        alert_ids=tuple(map(_ID, members)),
         alert_count=len(members),
         hosts=hosts,
         sources=_ranked(source_counts),
@@ -302,7 +398,7 @@ def _build(
         techniques=_ranked(technique_counts),
         tactics=tactics,
         first_seen=first.time,
-        last_seen=max(a.time for a in members),
+        last_seen=members[-1].time,  # members are in time order
         base_severity=base,
         critical_asset=critical_asset,
         reasons=tuple(reasons),
