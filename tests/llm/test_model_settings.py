@@ -28,7 +28,7 @@ def test_nothing_configured_means_no_model(tmp_path: Path) -> None:
         timeout=120.0,
         retries=2,
         context=4096,
-        threads=os.cpu_count(),
+        threads=max(1, (os.cpu_count() or 2) - 1),
     )
     assert open_model(settings) is None
     assert resolve_settings(None, {"GUETTEUR_LLM_MODEL": "mistral"}).mode == "none"

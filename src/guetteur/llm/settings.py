@@ -12,7 +12,7 @@ configured — then they stay extractive. Environment variables win over the
     GUETTEUR_LLM_TIMEOUT  seconds, default 120              [llm] timeout
                           retries, default 2                [llm] retries
                           context tokens, default 4096      [llm] context
-                          CPU threads, default all          [llm] threads
+                          CPU threads, default all-1        [llm] threads
 
 With no mode given, a URL means "openai" and a GGUF file means "embedded"
 (both at once is ambiguous and refused). Embedded mode without a GGUF file
@@ -182,7 +182,9 @@ def resolve_settings(config_file: Path | None, env: Mapping[str, str]) -> ModelS
         timeout=_DEFAULT_TIMEOUT if timeout is None else timeout,
         retries=_DEFAULT_RETRIES if retries is None else retries,
         context=_DEFAULT_CONTEXT if context is None else context,
-        threads=os.cpu_count() if threads is None else threads,
+        # One core left free: llama.cpp's threads spin, and with every core taken any
+        # other load (the encoder, a second user) slows generation tenfold (measured).
+        threads=max(1, (os.cpu_count() or 2) - 1) if threads is None else threads,
     )
 
 

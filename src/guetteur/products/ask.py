@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from guetteur._text import fold
 from guetteur.enrich.embeddings import embed
 from guetteur.enrich.language import detect_language
 from guetteur.llm.base import ChatModel, Message
@@ -45,11 +46,17 @@ __all__ = ["Answer", "Candidate", "answer_question", "rank_sentences"]
 
 CONTEXT_PASSAGES = 6  # passages read per question (and shown to a model)
 EXTRACTIVE_SENTENCES = 3
+CONTEXT_SHARE = 0.4  # a same-passage neighbour this good joins the best sentence
 # Evidence strong enough to answer: the best sentence's score (cosine to the
 # question plus half its share of the question's words); measured on the
 # scenario's answerable and unanswerable questions (tests/products).
 ANSWERABLE = 0.48
-MODEL_MAX_TOKENS = 320
+MODEL_MAX_TOKENS = 200
+MIN_CLAIM_WORDS = 3
+SENTENCES_SHOWN = 3  # per passage, in a model's prompt
+# A model sentence backed by a source sentence this far from the question is
+# true but beside the point: dropped like an unsupported one.
+RELEVANT = 0.3
 
 NO_ANSWER = {
     "en": "The sources you may read do not answer this question.",
@@ -82,8 +89,10 @@ class Candidate:
     passage: RankedPassage
     rank: int  # of its passage
     span: SentenceSpan
-    score: float
+    score: float  # similarity + half the coverage: the order of candidates
     vector: npt.NDArray[np.float32]
+    similarity: float = 0.0  # cosine to the question
+    coverage: float = 0.0  # share of the question's words it holds
 
     @property
     def quote(self) -> str:
@@ -136,16 +145,11 @@ def rank_sentences(
         return []
     vectors = embed([span.text for _, _, span in spans])
     terms = query_terms(query)
-    candidates = [
-        Candidate(
-            passage,
-            rank,
-            span,
-            round(float(vector @ query_vector) + 0.5 * _coverage(terms, span.text), 4),
-            vector,
-        )
-        for (rank, passage, span), vector in zip(spans, vectors, strict=True)
-    ]
+    candidates = []
+    for (rank, passage, span), vector in zip(spans, vectors, strict=True):
+        similarity, coverage = float(vector @ query_vector), _coverage(terms, span.text)
+        score = round(similarity + 0.5 * coverage, 4)
+        candidates.append(Candidate(passage, rank, span, score, vector, similarity, coverage))
     return sorted(candidates, key=lambda c: (-c.score, c.rank, c.span.start))
 
 
@@ -165,12 +169,24 @@ def _citation(n: int, candidate: Candidate) -> Citation:
 
 
 def _extractive(candidates: Sequence[Candidate]) -> list[Candidate]:
-    """The best sentence, and up to two more nearly as good, one per passage, in source order."""
+    """The best sentence, with its best neighbour in the same passage, and other passages'
+    sentences nearly as good (one each), in source order.
+
+    The neighbour matters: "a campaign hit the port of Riga" answers *what*,
+    the next sentence "the intrusion set GREYFOX used…" answers *who*, and
+    only the first repeats the question's words.
+    """
     best = candidates[0]
     chosen = [best]
+    neighbour = next(
+        (c for c in candidates[1:] if c.passage.hit.chunk_id == best.passage.hit.chunk_id),
+        None,
+    )
+    if neighbour is not None and neighbour.score >= CONTEXT_SHARE * best.score:
+        chosen.append(neighbour)
     seen = {best.passage.hit.chunk_id}
     for candidate in candidates[1:]:
-        if len(chosen) == EXTRACTIVE_SENTENCES or candidate.score < 0.85 * best.score:
+        if len(chosen) >= EXTRACTIVE_SENTENCES or candidate.score < 0.85 * best.score:
             break
         near_duplicate = any(float(candidate.vector @ c.vector) > 0.9 for c in chosen)
         if candidate.passage.hit.chunk_id in seen or near_duplicate:
@@ -269,9 +285,15 @@ def _model_answer(
     retrieval_seconds: float,
     considered: Sequence[Marking],
 ) -> Answer:
+    # Each passage is shown by its sentences closest to the question: a short
+    # prompt keeps a small local model on the point and answers fast.
+    best: dict[int, list[Candidate]] = {}
+    for candidate in candidates:
+        if len(best.setdefault(candidate.rank, [])) < SENTENCES_SHOWN:
+            best[candidate.rank].append(candidate)
     sources = [
-        Citation(n, p.hit.doc_id, p.hit.title, p.hit.text, p.hit.start, p.hit.end,
-                 p.hit.marking, p.hit.grade, p.hit.language)
+        Citation(n, p.hit.doc_id, p.hit.title, _excerpt(best.get(n - 1, [])) or p.hit.text,
+                 p.hit.start, p.hit.end, p.hit.marking, p.hit.grade, p.hit.language)
         for n, p in enumerate(passages, start=1)
     ]  # fmt: skip
     system = _SYSTEM.get(language, _SYSTEM["en"])
@@ -334,6 +356,11 @@ def _model_answer(
     )  # fmt: skip
 
 
+def _excerpt(sentences: Sequence[Candidate]) -> str:
+    ordered = sorted(sentences, key=lambda c: c.span.start)
+    return " … ".join(c.span.text for c in ordered)
+
+
 def check_model_text(
     text: str, passages: Sequence[RankedPassage], candidates: Sequence[Candidate]
 ) -> tuple[list[tuple[str, list[Candidate], str]], list[Candidate], tuple[str, ...]]:
@@ -351,8 +378,14 @@ def check_model_text(
     used: list[Candidate] = []
     dropped: list[str] = []
     pieces = [p.strip() for p in _MODEL_SENTENCE.split(text) if p.strip()]
-    claims = [(_CITE.sub("", p).strip(" -*"), _cited_numbers(p)) for p in pieces]
-    claims = [(claim, cited) for claim, cited in claims if len(claim) >= 12]
+    claims: list[tuple[str, list[int]]] = []
+    for piece in pieces:
+        claim = _CITE.sub("", piece).strip(" -*#")
+        if claim.upper() == claim or len(query_terms(claim)) < MIN_CLAIM_WORDS:
+            continue  # a heading or a fragment, not a claim
+        if any(fold(claim) == fold(seen) for seen, _ in claims):
+            continue  # small models repeat themselves
+        claims.append((claim, _cited_numbers(piece)))
     if not claims:
         return [], [], ()
     vectors = embed([claim for claim, _ in claims])
@@ -366,7 +399,7 @@ def check_model_text(
             others = [r for r in range(len(passages)) if r not in cited_ranks]
             backing = _backing(claim, vector, others, by_passage)
             note = "citation corrected by the check" if backing is not None else ""
-        if backing is None:
+        if backing is None or backing.score < RELEVANT:
             dropped.append(claim)
             continue
         kept.append((claim, [backing], note))

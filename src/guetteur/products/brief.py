@@ -286,7 +286,10 @@ def _grouped(
     names: dict[str, str] = {}
     for extract in extracts:
         for entity, name, kind in extract.names:
-            if kind in types and id(extract) not in taken and fold(name) not in _FRAME_NAMES:
+            # Cyber, logistics, assessment and gaps keep their own sentences.
+            if _theme(extract) is not None or id(extract) in taken:
+                continue
+            if kind in types and fold(name) not in _FRAME_NAMES:
                 members[entity].append(extract)
                 names.setdefault(entity, name)
     ranked = sorted(

@@ -73,10 +73,13 @@ def _clean(raw: str) -> str:
     return " ".join(_MARKUP.sub("", _BULLET.sub("", raw)).split())
 
 
-def _is_prose(line: str) -> bool:
+def _opens_prose(line: str) -> bool:
+    """Whether a line can open a paragraph of claims (not a banner, heading, title or field)."""
     stripped = line.strip()
     if not stripped or is_banner_line(stripped):
         return False
+    if stripped.startswith("|"):  # a table row: a claim when its cells say something
+        return any(c.isalpha() for c in stripped) and len(_clean(stripped)) >= MIN_SENTENCE_CHARS
     if _HEADING.match(stripped) and not _BULLET.match(stripped):
         return False
     # "**DTG:** 222000ZNOV26", "From: ...": header fields, not claims.
@@ -85,24 +88,53 @@ def _is_prose(line: str) -> bool:
     return len(stripped) >= _SHORT_LINE or _MARKUP.sub("", stripped).endswith(_CLOSING)
 
 
+def _paragraphs(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each paragraph of prose: hard-wrapped lines joined, bullets apart."""
+    paragraphs: list[tuple[int, int]] = []
+    current: tuple[int, int] | None = None
+    position = 0
+    for line in text.splitlines(keepends=True):
+        start, end = position, position + len(line.rstrip("\r\n"))
+        position += len(line)
+        stripped = line.strip()
+        continues = (
+            current is not None
+            and stripped
+            and not _BULLET.match(stripped)
+            and not stripped.startswith("|")
+            and not is_banner_line(stripped)
+            and not stripped.startswith("#")
+        )
+        if continues:
+            assert current is not None
+            current = (current[0], end)
+            continue
+        if current is not None:
+            paragraphs.append(current)
+            current = None
+        if _opens_prose(line):
+            current = (start, end)
+            if stripped.startswith("|"):  # a table row stands alone
+                paragraphs.append(current)
+                current = None
+    if current is not None:
+        paragraphs.append(current)
+    return paragraphs
+
+
 def split_sentences(text: str, offset: int = 0) -> list[SentenceSpan]:
     """The prose sentences of `text`, offsets shifted by `offset`."""
     spans: list[SentenceSpan] = []
-    position = 0
-    for line in text.splitlines(keepends=True):
-        line_start = position
-        position += len(line)
-        if not _is_prose(line):
-            continue
+    for start, end in _paragraphs(text):
+        body = text[start:end]
         cursor = 0
-        body = line.rstrip("\r\n")
         for match in _BREAK.finditer(body):
             before = body[: match.start()].split()
             if before and before[-1].rstrip(".").casefold() in _ABBREVIATIONS:
                 continue
-            spans.extend(_span(body, cursor, match.end(), line_start + offset))
+            spans.extend(_span(body, cursor, match.end(), start + offset))
             cursor = match.end()
-        spans.extend(_span(body, cursor, len(body), line_start + offset))
+        spans.extend(_span(body, cursor, len(body), start + offset))
     return spans
 
 

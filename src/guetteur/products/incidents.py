@@ -6,6 +6,10 @@ alert above the reader's clearance; and it carries its own marking, the
 high-water mark of the alerts it groups. Triage is fast and deterministic, so
 incidents are computed when asked rather than stored: ids stay stable across
 runs on the same alerts, and new alerts regroup naturally.
+
+With an ATT&CK catalogue imported and a `technique_cache` folder given, alerts
+no rule tagged get techniques inferred from their signature text (the mapping
+of each distinct signature is cached there), marked as inferred in the incident.
 """
 
 from __future__ import annotations
@@ -13,11 +17,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 
-from guetteur.cyber.attack import Catalogue
+from guetteur.cyber.attack import Catalogue, TechniqueMapper
 from guetteur.cyber.intel import IndicatorIndex
 from guetteur.cyber.triage import Incident, triage
 from guetteur.model import Clearance, Indicator, Marking, Severity
+from guetteur.pipeline.alerts import infer_techniques
 from guetteur.security.markings import high_water_mark
 from guetteur.store.base import Store, StoredAlert
 
@@ -42,11 +48,28 @@ def incidents_for(
     since: datetime | None = None,
     min_severity: Severity | None = None,
     asset_criticality: Mapping[str, int] | None = None,
+    *,
+    technique_cache: Path | None = None,
+    mapper: TechniqueMapper | None = None,
 ) -> list[IncidentView]:
-    """The reader's incidents, most severe first."""
+    """The reader's incidents, most severe first.
+
+    Techniques are inferred for untagged alerts when a catalogue is imported
+    and either `technique_cache` (a folder for the cached mappings; the mapper
+    is then built only for signatures not yet mapped) or `mapper` is given.
+    """
     stored = store.list_alerts(clearance, since)
     records = store.attack_catalogue()
     catalogue = Catalogue.from_records(records) if records else None
+    inferred: dict[str, tuple[str, ...]] = {}
+    if catalogue is not None and (technique_cache is not None or mapper is not None):
+        known = catalogue
+        inferred = infer_techniques(
+            (s.alert.signature for s in stored if not s.alert.techniques),
+            mapper or (lambda: TechniqueMapper(known, cache_dir=technique_cache)),
+            catalogue,
+            technique_cache,
+        )
     by_id = {s.alert.id: s for s in stored}
     # Only indicators the reader may read: a match must not reveal a partner's
     # indicator above their clearance.
@@ -55,7 +78,10 @@ def incidents_for(
     index = IndicatorIndex([i for i, _ in readable])
     views: list[IncidentView] = []
     for incident in triage(
-        [s.alert for s in stored], catalogue=catalogue, asset_criticality=asset_criticality
+        [s.alert for s in stored],
+        catalogue=catalogue,
+        asset_criticality=asset_criticality,
+        inferred=inferred,
     ):
         alerts = [by_id[alert_id] for alert_id in incident.alert_ids]
         matched = {
