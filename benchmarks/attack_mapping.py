@@ -1,6 +1,13 @@
 """ATT&CK mapping quality: TRAM sentences mapped onto the full Enterprise catalogue.
 
     .venv/bin/python benchmarks/attack_mapping.py [--data DIR] [--catalogue PATH]
+    .venv/bin/python benchmarks/attack_mapping.py --signatures
+
+With --signatures it measures instead what triage infers for untagged alerts:
+how many distinct signatures of ../shared/data/suricata_eve get a technique at
+several score thresholds, then lists every inferred (technique, signature) pair
+at the shipped threshold, Tor relay list groups folded into one, for checking
+by hand — precision here is an analyst's judgement, there is no gold label.
 
 Each of the 1,031 TRAM sentences (../shared/data/tram_sentences) carries one
 technique label; the mapper ranks all 691 techniques of the ATT&CK v18 bundle
@@ -39,6 +46,9 @@ import numpy as np
 import numpy.typing as npt
 
 from guetteur.cyber.attack import Catalogue, FusionWeights, TechniqueMapper, load_catalogue
+from guetteur.cyber.eve import read_eve
+from guetteur.model import Alert
+from guetteur.pipeline.alerts import SIGNATURE_MIN_SCORE, infer_techniques
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 # T1574.002 (DLL Side-Loading) was revoked in ATT&CK v17 and merged into
@@ -146,7 +156,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=SHARED / "tram_sentences")
     parser.add_argument("--catalogue", type=Path, default=SHARED / "attack")
+    parser.add_argument("--signatures", action="store_true")
     arguments = parser.parse_args()
+    if arguments.signatures:
+        signatures(load_catalogue(arguments.catalogue))
+        return
 
     catalogue = load_catalogue(arguments.catalogue)
     sentences = load_sentences(arguments.data)
@@ -218,6 +232,37 @@ def main() -> None:
         f"time per sentence: baseline {per_baseline:.2f} ms, mapper {per_mapper:.2f} ms "
         f"(ratio {per_mapper / per_baseline:.0f}x)"
     )
+
+
+def signatures(catalogue: Catalogue) -> None:
+    """Techniques inferred from the untagged sample alerts' signature text."""
+    untagged = sorted(
+        {
+            alert.signature
+            for path in sorted((SHARED / "suricata_eve").glob("*.json"))
+            for alert in read_eve(path)
+            if isinstance(alert, Alert) and not alert.techniques
+        }
+    )
+    with tempfile.TemporaryDirectory() as cache:
+        started = time.perf_counter()
+        mapper = TechniqueMapper(catalogue, cache_dir=Path(cache))
+        by_threshold = {
+            threshold: infer_techniques(untagged, mapper, catalogue, Path(cache), threshold)
+            for threshold in (0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
+        }
+        seconds = time.perf_counter() - started
+    print(f"{len(untagged)} distinct untagged signatures, mapped in {seconds:.1f} s")
+    for threshold, inferred in by_threshold.items():
+        shipped = "  (shipped)" if threshold == SIGNATURE_MIN_SCORE else ""
+        print(f"  score >= {threshold:.2f}: {len(inferred):>4} get a technique{shipped}")
+    names = {t.id: t.name for t in catalogue}
+    shown: set[str] = set()
+    for signature, techniques in sorted(by_threshold[SIGNATURE_MIN_SCORE].items()):
+        kind = re.sub(r"group \d+", "group N", signature)
+        if kind not in shown:
+            shown.add(kind)
+            print(f"  {techniques[0]:<10} {names[techniques[0]][:34]:<34} {kind}")
 
 
 if __name__ == "__main__":

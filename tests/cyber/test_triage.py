@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 
-from guetteur.cyber.attack import Catalogue, load_catalogue
+from guetteur.cyber.attack import Catalogue, TechniqueMapper, load_catalogue
 from guetteur.cyber.eve import read_eve
 from guetteur.cyber.triage import Incident, summarise, triage
 from guetteur.model.alert import Alert, Severity
+from guetteur.pipeline.alerts import infer_techniques, signature_text
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 EVE_DIR = SHARED_DATA / "suricata_eve"
@@ -366,3 +367,58 @@ def test_two_hundred_thousand_mutated_real_alerts(real_alerts: list[Alert]) -> N
     print(f"\ntriage of 200,000 alerts: {elapsed:.2f} s, {len(incidents)} incidents")
     assert sum(i.alert_count for i in incidents) == len(replay)
     assert len(incidents) < len(replay) / 10
+
+
+def test_signature_text_keeps_behaviour_and_drops_engine_events_and_reputation_lists() -> None:
+    assert signature_text("ET SCAN Nmap Scripting Engine User-Agent Detected") == (
+        "SCAN Nmap Scripting Engine User-Agent Detected"
+    )
+    assert signature_text("GPL WEB_SERVER viewcode access") == "WEB SERVER viewcode access"
+    assert signature_text("ET TOR Known Tor Exit Node Traffic group 67") == (
+        "TOR Known Tor Exit Node Traffic"
+    )
+    assert signature_text("SURICATA HTTP unable to match response to request") is None
+    assert signature_text("ET CINS Active Threat Intelligence Poor Reputation IP group 9") is None
+
+
+@pytest.fixture(scope="module")
+def mapper(request: pytest.FixtureRequest) -> TechniqueMapper:
+    # pytest's own cache keeps the technique embeddings between runs, as in test_attack.
+    return TechniqueMapper(_catalogue(), cache_dir=request.config.cache.mkdir("attack-embeddings"))
+
+
+def test_untagged_alerts_get_confident_techniques_marked_as_inferred(
+    mapper: TechniqueMapper, tmp_path: Path
+) -> None:
+    catalogue = mapper.catalogue
+    exploit = "ET EXPLOIT ETERNALBLUE Exploit M2 MS17-010"
+    anomaly = "SURICATA SMB malformed request data"
+    vague = "ET POLICY Http Client Body contains pass= in cleartext"  # HTTP is not C2
+    alerts = [
+        *(_alert(m, signature=exploit, severity=Severity.HIGH) for m in range(0, 20, 2)),
+        _alert(3, signature=anomaly),
+        _alert(4, signature=vague),
+        _alert(5, signature="Encoded PowerShell", detector="sigma", techniques=("T1059.001",)),
+    ]
+    untagged = [a.signature for a in alerts if not a.techniques]
+    inferred = infer_techniques(untagged, mapper, catalogue, tmp_path)
+    assert inferred == {exploit: ("T1210",)}
+
+    # Mapped once per signature and cached: a rerun needs no mapper at all.
+    def no_mapper() -> TechniqueMapper:
+        raise AssertionError("the cache should have answered")
+
+    assert infer_techniques(untagged, no_mapper, catalogue, tmp_path) == inferred
+
+    (incident,) = triage(alerts, catalogue=catalogue, inferred=inferred)
+    assert incident.techniques == ("T1210", "T1059.001")  # ten exploit alerts, one tagged
+    assert incident.inferred_techniques == ("T1210",)
+    assert "T1210 inferred from signature text, not tagged" in incident.reasons
+    assert "T1210 (inferred from signature text), T1059.001" in summarise(incident)
+    assert "T1210 (déduite du nom de signature)" in summarise(incident, "fr")
+    # lateral-movement reached through the inferred technique raises severity, and says so.
+    assert incident.tactics == ("execution", "lateral-movement")
+    assert incident.severity is Severity.CRITICAL
+    # Tagged alerts keep their tags: a mapping for a tagged alert's signature is ignored.
+    (tagged,) = triage(alerts[-1:], inferred={"Encoded PowerShell": ("T1003",)})
+    assert tagged.techniques == ("T1059.001",) and tagged.inferred_techniques == ()

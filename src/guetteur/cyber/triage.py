@@ -83,7 +83,10 @@ class Incident:
     sources: tuple[str, ...]  # most alerts first
     destinations: tuple[str, ...]  # most alerts first
     signatures: tuple[tuple[str, int], ...]  # (signature, count), most frequent first
-    techniques: tuple[str, ...]  # ATT&CK ids, most alerts first
+    techniques: tuple[str, ...]  # ATT&CK ids, most alerts first, tagged or inferred
+    # Of `techniques`, those no rule tagged: inferred from signature text, to be
+    # read as a lead rather than a fact.
+    inferred_techniques: tuple[str, ...]
     tactics: tuple[str, ...]  # shortnames in kill-chain order; empty without a catalogue
     first_seen: datetime
     last_seen: datetime
@@ -99,20 +102,24 @@ def triage(
     asset_criticality: Mapping[str, int] | None = None,
     gap: timedelta = timedelta(minutes=30),
     max_span: timedelta = timedelta(hours=MAX_SPAN_HOURS),
+    inferred: Mapping[str, tuple[str, ...]] | None = None,
 ) -> list[Incident]:
     """Cluster alerts into incidents, most severe (then highest score) first.
 
     Every alert lands in exactly one incident. `catalogue` maps techniques to
     tactics (for the progression raise); `asset_criticality` maps a host to
     1..5 (4 and above raise the severity one step). No incident spans more
-    than `max_span` from its first alert to its last.
+    than `max_span` from its first alert to its last. `inferred` maps a
+    signature to techniques guessed from its text (see
+    `pipeline.alerts.infer_techniques`); alerts no rule tagged take them, and
+    the incident says which techniques were inferred.
     """
     if gap < timedelta(0):
         raise ValueError(f"gap must not be negative (got {gap})")
     if max_span < gap:
         raise ValueError(f"max_span ({max_span}) must not be shorter than gap ({gap})")
     with _collector_paused():
-        return _triage(alerts, catalogue, asset_criticality or {}, gap, max_span)
+        return _triage(alerts, catalogue, asset_criticality or {}, gap, max_span, inferred or {})
 
 
 @contextmanager
@@ -135,6 +142,7 @@ def _triage(
     criticality: Mapping[str, int],
     gap: timedelta,
     max_span: timedelta,
+    inferred: Mapping[str, tuple[str, ...]],
 ) -> list[Incident]:
     # The alert id breaks ties so that equal timestamps give the same order on every run.
     ordered = sorted(alerts, key=lambda a: (_host_of(a), a.time, a.id))
@@ -163,7 +171,9 @@ def _triage(
         if len(segments) > 1:
             members.sort(key=_ID)
             members.sort(key=_TIME)
-        incidents.append(_build(members, member_hosts, tactic_rank, tactics_of, criticality))
+        incidents.append(
+            _build(members, member_hosts, tactic_rank, tactics_of, criticality, inferred)
+        )
     incidents.sort(key=lambda i: (-i.severity, -i.score, i.first_seen, i.id))
     return incidents
 
@@ -327,6 +337,7 @@ def _build(
     tactic_rank: Mapping[str, int],
     tactics_of: Mapping[str, tuple[str, ...]],
     criticality: Mapping[str, int],
+    inferred: Mapping[str, tuple[str, ...]],
 ) -> Incident:
     first = members[0]  # earliest by (time, id)
     host_counts = Counter(member_hosts)
@@ -337,6 +348,14 @@ def _build(
     destination_counts.pop(None, None)
     signature_counts = Counter(map(_SIGNATURE, members))
     technique_counts = Counter(chain.from_iterable(map(_TECHNIQUES, members)))
+    guessed: Counter[str] = Counter()
+    if inferred:
+        untagged = Counter(a.signature for a in members if not a.techniques)
+        for signature, count in untagged.items():
+            for technique in inferred.get(signature, ()):
+                guessed[technique] += count
+    inferred_only = sorted(t for t in guessed if t not in technique_counts)
+    technique_counts.update(guessed)
     # Score each distinct signature once, at its highest level: ten kinds of
     # alert say more than the same one repeated ten thousand times.
     signature_severity: dict[str, int] = {}
@@ -374,6 +393,8 @@ def _build(
         reasons.append(f"asset criticality {critical_asset[1]} ({critical_asset[0]})")
     final = Severity(min(severity, Severity.CRITICAL))
 
+    if inferred_only:
+        reasons.append(f"{', '.join(inferred_only)} inferred from signature text, not tagged")
     signatures = tuple(sorted(signature_counts.items(), key=lambda kv: (-kv[1], kv[0])))
     score = (
         sum(signature_severity.values())
@@ -396,6 +417,7 @@ def _build(
         destinations=_ranked(destination_counts),
         signatures=signatures,
         techniques=_ranked(technique_counts),
+        inferred_techniques=tuple(inferred_only),
         tactics=tactics,
         first_seen=first.time,
         last_seen=members[-1].time,  # members are in time order
@@ -461,7 +483,7 @@ def summarise(incident: Incident, lang: str = "en") -> str:
         if incident.sources:
             sentences.append(f"Sources : {_listing(incident.sources, fr)}.")
         if incident.techniques:
-            sentences.append(f"Techniques ATT&CK : {_listing(incident.techniques, fr)}.")
+            sentences.append(f"Techniques ATT&CK : {_techniques(incident, fr)}.")
         if incident.tactics:
             sentences.append(f"Tactiques atteintes : {' → '.join(incident.tactics)}.")
         why = [f"alerte la plus grave {_SEVERITY_FR[incident.base_severity]}"]
@@ -483,11 +505,18 @@ def summarise(incident: Incident, lang: str = "en") -> str:
         if incident.sources:
             sentences.append(f"Sources: {_listing(incident.sources, fr)}.")
         if incident.techniques:
-            sentences.append(f"ATT&CK techniques: {_listing(incident.techniques, fr)}.")
+            sentences.append(f"ATT&CK techniques: {_techniques(incident, fr)}.")
         if incident.tactics:
             sentences.append(f"Tactics reached: {' → '.join(incident.tactics)}.")
         sentences.append(f"Severity {incident.severity.name}: {'; '.join(incident.reasons)}.")
     return " ".join(sentences)
+
+
+def _techniques(incident: Incident, fr: bool) -> str:
+    mark = " (déduite du nom de signature)" if fr else " (inferred from signature text)"
+    return _listing(
+        [t + mark if t in incident.inferred_techniques else t for t in incident.techniques], fr
+    )
 
 
 def _listing(items: Sequence[str], fr: bool) -> str:

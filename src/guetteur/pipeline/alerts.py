@@ -4,6 +4,12 @@
         Windows events (one transaction per batch) → run the workspace's Sigma
         rules over new Windows events → store the alerts they raise
 
+Most Suricata alerts carry no ATT&CK tag; `infer_techniques` guesses techniques
+from their signature text with the workspace's `TechniqueMapper`, once per
+distinct signature (cached on disk, since one signature repeats thousands of
+times), keeping only confident guesses. Triage uses them for untagged alerts
+and marks them inferred; the stored alerts are left as the sensor said.
+
 Alerts, like documents, carry a marking: the one given with --marking, or the
 source's default (a CERT's feed is usually RESTRICTED to one nation); with
 neither, the run is refused. An alert a rule raises on a Windows event takes
@@ -13,12 +19,16 @@ that event's marking. Bad records are reported and skipped; the rest goes on.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from guetteur._exceptions import IngestError, NoMarkingError
+from guetteur.cyber.attack import Catalogue, TechniqueMapper
 from guetteur.cyber.eve import read_eve, read_json_records
 from guetteur.cyber.sigma import RuleSet
 from guetteur.cyber.winevents import read_windows_events
@@ -26,7 +36,15 @@ from guetteur.model import Alert, Marking, NetworkEvent, WindowsEvent
 from guetteur.pipeline._batching import batched
 from guetteur.store.base import Store
 
-__all__ = ["AlertFormat", "AlertIngestReport", "detect_format", "ingest_alerts", "run_rules"]
+__all__ = [
+    "AlertFormat",
+    "AlertIngestReport",
+    "detect_format",
+    "infer_techniques",
+    "ingest_alerts",
+    "run_rules",
+    "signature_text",
+]
 
 AlertFormat = Literal["auto", "eve", "sysmon", "evtx"]
 BATCH_SIZE = 5_000
@@ -163,3 +181,112 @@ def run_rules(store: Store, rules: RuleSet) -> int:
     for marking, source, alerts in by_marking.values():
         added += store.add_alerts(alerts, marking, source)
     return added
+
+
+# Fused mapper score from which a technique guessed from signature text is
+# kept. On the 412 distinct untagged signatures of ../shared/data/suricata_eve,
+# 0.45 gives a technique to 88-92 of them (56 are Tor relay list groups); by
+# hand, 16 of 20 drawn at random were right, and 34 of the 38 distinct kinds
+# (Tor groups counted once). Wrong ones: an SSH scan read as SSH use, an
+# external-IP check as victim reconnaissance. At 0.35-0.40 wrong guesses
+# multiply ("SQL injection" → process injection). See
+# `benchmarks/attack_mapping.py --signatures`.
+SIGNATURE_MIN_SCORE = 0.45
+_SIGNATURE_CACHE_VERSION = 1
+# Engine events (malformed protocol, "SURICATA HTTP …") and reputation lists
+# ("ET CINS … Poor Reputation IP", "ET DROP …") say what the traffic looked
+# like or who sent it, never what the attacker did: nothing to map.
+_NOT_BEHAVIOUR = re.compile(
+    r"^(SURICATA|ET (CINS|DROP|COMPROMISED|DSHIELD))\b|Poor Reputation", re.IGNORECASE
+)
+_VENDOR = re.compile(r"^(ET|ETPRO|GPL)\s+")
+_LIST_GROUP = re.compile(r"\bgroup \d+\b")
+# A signature names the protocol it watches ("… in HTTP POST", "DNS Query …"):
+# that is the sensor's vantage point, not command and control, unless the
+# signature says so.
+_PROTOCOL_TECHNIQUES = ("T1071",)
+_COMMAND_AND_CONTROL = re.compile(r"\b(cnc|c2|beacon|check-?in|callback|reverse)\b", re.I)
+
+
+def signature_text(signature: str) -> str | None:
+    """The part of an alert signature worth mapping to ATT&CK, or None if it names no behaviour."""
+    if _NOT_BEHAVIOUR.search(signature):
+        return None
+    text = _LIST_GROUP.sub("", _VENDOR.sub("", signature)).replace("_", " ")
+    return " ".join(text.split()) or None
+
+
+def infer_techniques(
+    signatures: Iterable[str],
+    mapper: TechniqueMapper | Callable[[], TechniqueMapper],
+    catalogue: Catalogue,
+    cache_dir: Path | None = None,
+    min_score: float = SIGNATURE_MIN_SCORE,
+) -> dict[str, tuple[str, ...]]:
+    """signature → techniques guessed from its text with a score of at least `min_score`.
+
+    Give the signatures of alerts no rule tagged. Each distinct signature is
+    mapped once; with `cache_dir`, the scores are kept in a JSON file named by
+    the catalogue's digest, so a later run maps only signatures it has not
+    seen (and builds the mapper — `mapper` may be a factory — only then).
+    Signatures that name no behaviour (see `signature_text`) get nothing.
+    """
+    wanted = {s for s in set(signatures) if signature_text(s) is not None}
+    cache = (
+        None
+        if cache_dir is None
+        else cache_dir / f"alert-techniques-{_SIGNATURE_CACHE_VERSION}-{catalogue.digest}.json"
+    )
+    scores: dict[str, list[tuple[str, float]]] = _read_cache(cache)
+    missing = sorted(wanted - scores.keys())
+    if missing:
+        built = mapper if isinstance(mapper, TechniqueMapper) else mapper()
+        texts = [signature_text(s) or "" for s in missing]
+        for signature, ranked in zip(missing, built.map_batch(texts, top=10), strict=True):
+            scores[signature] = [
+                (technique.id, score)
+                for technique, score in ranked
+                if "resource-development" not in technique.tactics
+            ][:3]
+        if cache is not None:
+            _write_cache(cache, scores)
+    inferred: dict[str, tuple[str, ...]] = {}
+    for signature in wanted:
+        kept = tuple(
+            technique
+            for technique, score in scores[signature][:1]
+            if score >= min_score and _plausible(technique, signature)
+        )
+        if kept:
+            inferred[signature] = kept
+    return inferred
+
+
+def _plausible(technique: str, signature: str) -> bool:
+    # Resource development (acquiring or writing exploits) happens off the
+    # network and is filtered before; here a protocol named in the signature is
+    # not taken for C2 unless the signature speaks of C2.
+    if technique.split(".")[0] in _PROTOCOL_TECHNIQUES:
+        return _COMMAND_AND_CONTROL.search(signature) is not None
+    return True
+
+
+def _read_cache(cache: Path | None) -> dict[str, list[tuple[str, float]]]:
+    if cache is None or not cache.is_file():
+        return {}
+    try:
+        loaded = json.loads(cache.read_text(encoding="utf-8"))
+        return {
+            str(signature): [(str(t), float(score)) for t, score in ranked]
+            for signature, ranked in loaded.items()
+        }
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {}  # a damaged cache is recomputed, not trusted
+
+
+def _write_cache(cache: Path, scores: dict[str, list[tuple[str, float]]]) -> None:
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=cache.parent, suffix=".json")
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        json.dump(scores, out, ensure_ascii=False, sort_keys=True)
+    os.replace(temporary, cache)  # readers never see a half-written file
