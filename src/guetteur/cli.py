@@ -1025,7 +1025,7 @@ def brief(
     )
     if pdf_path is not None:
         brief_pdf(product, pdf_path)
-        err_console.print(f"{pdf_path}: {product.marking}", highlight=False)
+        click.echo(f"{pdf_path}: {product.marking}", err=True)
     if as_json:
         _emit_json(brief_json(product))
     elif pdf_path is None or as_markdown:
