@@ -533,7 +533,8 @@ class SQLiteStore:
             marking_id = self._marking_id(marking)
             before = self._db.total_changes
             # executemany: one prepared statement for the whole batch (the hot path
-            # when a CERT loads a day of sensor output).
+            # when a CERT loads a day of sensor output); orjson, not json, for the
+            # technique list: the stdlib encoder was a sixth of this method.
             self._db.executemany(
                 "INSERT OR IGNORE INTO alerts(id, time, detector, signature, rule_id, "
                 "severity, host, src, src_port, dst, dst_port, protocol, flow_id, category, "
@@ -542,7 +543,7 @@ class SQLiteStore:
                     (
                         a.id, _iso(a.time), a.detector, a.signature, a.rule_id, int(a.severity),
                         a.host, a.src, a.src_port, a.dst, a.dst_port, a.protocol, a.flow_id,
-                        a.category, json.dumps(a.techniques),
+                        a.category, orjson.dumps(a.techniques).decode() if a.techniques else "[]",
                         orjson.dumps(a.raw, default=str).decode(), source, marking_id,
                     )
                     for a in alerts
