@@ -18,6 +18,7 @@ from rich.table import Table
 from guetteur._exceptions import GuetteurError, NotFoundError
 from guetteur.ingest.registry import iter_input_files
 from guetteur.model import Level
+from guetteur.products.render import answer_markdown, brief_markdown
 from guetteur.security.markings import parse_clearance, parse_marking
 from guetteur.workspace import Workspace
 
@@ -63,6 +64,8 @@ def run_demo(console: Console, keep: Path | None = None) -> None:
             for query in DEMO_QUERIES:
                 _search(console, workspace, query)
             _denied_show(console, workspace)
+            _ask(console, workspace)
+            _brief(console, workspace)
             rows, head = workspace.verify_audit()
             console.print(
                 f"\naudit chain intact: {rows} events, head {head[:16]}…", highlight=False
@@ -139,6 +142,34 @@ def _search(console: Console, workspace: Workspace, query: str) -> None:
         title = row[-1] if len(row[-1]) <= room else row[-1][: room - 1] + "…"
         table.add_row(*row[:-1], title)
     console.print(table)
+
+
+DEMO_QUESTION = "Où la Krasukha-4 a-t-elle été déplacée ?"
+
+
+def _ask(console: Console, workspace: Workspace) -> None:
+    mode = "a model" if workspace.model() is not None else "extractive mode (no model configured)"
+    console.rule(f"[bold]5. The same question, two readers — {mode}")
+    for name in ("ops", "lux_nr"):
+        answer = workspace.ask(workspace.user(name), DEMO_QUESTION)
+        console.print(f"[bold]{name}[/] « {DEMO_QUESTION} »", highlight=False)
+        console.print(answer_markdown(answer), highlight=False, markup=False)
+        console.print()
+
+
+def _brief(console: Console, workspace: Workspace) -> None:
+    console.rule("[bold]6. A tear-line INTSUM for Luxembourg, written by the FRA officer")
+    brief = workspace.brief(
+        workspace.user("ops"), form="intsum", language="fr", releasable_to=frozenset({"LUX"})
+    )
+    sentences = sum(len(section.statements) for section in brief.sections)
+    console.print(
+        f"{brief.documents_read} documents releasable to LUX read, {sentences} sentences "
+        f"citing {len(brief.sources)} sources; banner: {brief.marking}",
+        highlight=False,
+    )
+    markdown = brief_markdown(brief).splitlines()
+    console.print("\n".join(markdown[:18] + ["…"] + markdown[-1:]), highlight=False, markup=False)
 
 
 def _denied_show(console: Console, workspace: Workspace) -> None:

@@ -29,7 +29,11 @@ from guetteur.enrich.embeddings import embed
 from guetteur.enrich.language import detect_language
 from guetteur.llm.base import ChatModel, Message
 from guetteur.model import Clearance, Marking
-from guetteur.products.citations import SentenceSpan, check_support, split_sentences
+from guetteur.products.citations import (
+    SentenceSpan,
+    check_support,
+    split_sentences,
+)
 from guetteur.products.cited import (
     Citation,
     ModelCall,
@@ -46,6 +50,7 @@ __all__ = ["Answer", "Candidate", "answer_question", "rank_sentences"]
 
 CONTEXT_PASSAGES = 6  # passages read per question (and shown to a model)
 EXTRACTIVE_SENTENCES = 3
+NAMED_BONUS = 0.15
 CONTEXT_SHARE = 0.4  # a same-passage neighbour this good joins the best sentence
 # Evidence strong enough to answer: the best sentence's score (cosine to the
 # question plus half its share of the question's words); measured on the
@@ -145,12 +150,29 @@ def rank_sentences(
         return []
     vectors = embed([span.text for _, _, span in spans])
     terms = query_terms(query)
+    names = _identifiers(query)
     candidates = []
     for (rank, passage, span), vector in zip(spans, vectors, strict=True):
         similarity, coverage = float(vector @ query_vector), _coverage(terms, span.text)
-        score = round(similarity + 0.5 * coverage, 4)
+        score = similarity + 0.5 * coverage
+        # Names and designators cross languages unchanged: a sentence holding every
+        # one the question names ("Krasukha-4", "GREYFOX") is about the same thing.
+        if names and all(f" {name} " in f" {fold(span.text)} " for name in names):
+            score += NAMED_BONUS
+        score = round(score, 4)
         candidates.append(Candidate(passage, rank, span, score, vector, similarity, coverage))
     return sorted(candidates, key=lambda c: (-c.score, c.rank, c.span.start))
+
+
+_DESIGNATOR = re.compile(r"\b(?=[\w-]*\d)(?=[\w-]*[^\W\d])[\w][\w-]*\b")
+_CODENAME = re.compile(r"\b[A-Z][A-Z-]{2,}\b")
+
+
+def _identifiers(text: str) -> list[str]:
+    """Designators and code names ("Krasukha-4", "T-90M", "GREYFOX"), folded."""
+    found = [m.group() for m in _DESIGNATOR.finditer(text)]
+    found += [m.group() for m in _CODENAME.finditer(text)]
+    return list(dict.fromkeys(fold(name) for name in found if fold(name)))
 
 
 def _citation(n: int, candidate: Candidate) -> Citation:

@@ -206,7 +206,11 @@ def _extracts(store: Store, clearance: Clearance, documents: Sequence[Document])
         by_doc[m.doc_id].append((m.start, m.end, m.entity_id, m.name, m.type))
     extracts: list[_Extract] = []
     for doc in documents:
+        title = fold(doc.title)
         for span in split_sentences(doc.text):
+            # Briefs quote prose: table rows and the report's own title line stay out.
+            if span.table_row or fold(span.text) == title:
+                continue
             names = [
                 (entity, name, kind)
                 for start, end, entity, name, kind in by_doc.get(doc.id, [])

@@ -49,6 +49,7 @@ _HEADING = re.compile(r"^\s*(?:#{1,6}\s|[A-Z0-9À-Ý][A-Z0-9À-Ý ,.'’/()-]{2,
 # A short line with no closing punctuation is a title or a header field.
 _SHORT_LINE = 80
 _CLOSING = tuple('.!?…»”")')
+_FIELD = re.compile(r"(?:^|[\s·|,;])\**[A-Za-zÀ-ÿ][\w .'’/-]{0,24}:\**\s")
 _BULLET = re.compile(r"^\s*(?:[-*•·]|\d{1,2}[.)])\s+")
 _BREAK = re.compile(r"[.!?…]+[\"»”’)]*\s+(?=[\"«“(]?[A-ZÀ-ÖØ-Þ0-9])")
 _MARKUP = re.compile(r"\*\*|__|`")
@@ -64,6 +65,7 @@ class SentenceSpan:
     start: int
     end: int
     text: str
+    table_row: bool = False  # a row of a table: a fact, but not prose to quote in a brief
 
 
 def _clean(raw: str) -> str:
@@ -82,8 +84,8 @@ def _opens_prose(line: str) -> bool:
         return any(c.isalpha() for c in stripped) and len(_clean(stripped)) >= MIN_SENTENCE_CHARS
     if _HEADING.match(stripped) and not _BULLET.match(stripped):
         return False
-    # "**DTG:** 222000ZNOV26", "From: ...": header fields, not claims.
-    if _HEADER_LABEL.match(stripped):
+    # "**DTG:** 222000ZNOV26", "From: ... · To: ...": header fields, not claims.
+    if _HEADER_LABEL.match(stripped) or len(_FIELD.findall(stripped)) >= 2:
         return False
     return len(stripped) >= _SHORT_LINE or _MARKUP.sub("", stripped).endswith(_CLOSING)
 
@@ -104,6 +106,7 @@ def _paragraphs(text: str) -> list[tuple[int, int]]:
             and not stripped.startswith("|")
             and not is_banner_line(stripped)
             and not stripped.startswith("#")
+            and not _HEADER_LABEL.match(stripped)
         )
         if continues:
             assert current is not None
@@ -145,7 +148,12 @@ def _span(body: str, start: int, end: int, base: int) -> list[SentenceSpan]:
         return []
     lead = len(raw) - len(raw.lstrip())
     trail = len(raw.rstrip())
-    return [SentenceSpan(base + start + lead, base + start + trail, cleaned[:MAX_SENTENCE_CHARS])]
+    table_row = raw.lstrip().startswith("|")
+    return [
+        SentenceSpan(
+            base + start + lead, base + start + trail, cleaned[:MAX_SENTENCE_CHARS], table_row
+        )
+    ]
 
 
 def _number_key(token: str) -> str:

@@ -105,6 +105,13 @@ def _snippet(hit: ChunkHit, terms: list[str]) -> str:
     return ("…" if start else "") + text[start:end].strip() + ("…" if end < len(text) else "")
 
 
+def _share(terms: list[str], text: str) -> float:
+    if not terms:
+        return 1.0
+    words = set(query_terms(text))
+    return sum(1 for term in terms if term in words) / len(terms)
+
+
 @dataclass(frozen=True)
 class RankedPassage:
     """A passage the reader may read, with its fused rank score (higher is better)."""
@@ -127,9 +134,14 @@ def retrieve_passages(
     expression = fts_query(query)
     text_hits = store.search_text(expression, clearance, pool) if expression else []
     vector_hits = store.search_vector(embed([query])[0], clearance, pool) if query.strip() else []
-    for ranked in (text_hits, vector_hits):
+    terms = query_terms(query)
+    for ranked, weigh in ((text_hits, True), (vector_hits, False)):
         for rank, hit in enumerate(ranked):
-            fused[hit.chunk_id] = fused.get(hit.chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+            # A full-text hit counts by the share of the question's words it holds:
+            # one shared word ("port", "week") across languages is chance, not a
+            # match (benchmarks/retrieval_quality.py).
+            weight = _share(terms, hit.text) if weigh else 1.0
+            fused[hit.chunk_id] = fused.get(hit.chunk_id, 0.0) + weight / (RRF_K + rank + 1)
             hits.setdefault(hit.chunk_id, hit)
     ordered = sorted(fused.items(), key=lambda pair: (-pair[1], pair[0]))
     return [RankedPassage(hits[chunk_id], score) for chunk_id, score in ordered]
