@@ -29,6 +29,7 @@ from guetteur.pipeline.alerts import AlertFormat
 from guetteur.pipeline.enrichment import GAZETTEER_FILE
 from guetteur.pipeline.ingest import IngestReport
 from guetteur.products import IncidentView
+from guetteur.products.incident_synthesis import IncidentSynthesis
 from guetteur.security.markings import parse_clearance, parse_marking
 from guetteur.store import BBox, EntitySummary, EventRow, StoredAlert, User
 from guetteur.workspace import Workspace, resolve_home
@@ -712,16 +713,14 @@ def incidents(
     console.print(table)
 
 
-def incident_markdown(view: IncidentView, lang: str) -> str:
+def incident_markdown(view: IncidentView, lang: str, synthesis: IncidentSynthesis) -> str:
     """The incident for a report: banner marking at top and bottom, cited alerts."""
     i = view.incident
-    lines = [
-        f"**{view.marking}**",
-        "",
-        f"# {i.title}",
-        "",
-        summarise(i, lang),
-        "",
+    lines = [f"**{view.marking}**", "", f"# {i.title}", "", synthesis.text, ""]
+    if synthesis.mode == "model":
+        lines += [f"_(written by {synthesis.model_id}, checked against these facts:)_", ""]
+        lines += [summarise(i, lang), ""]
+    lines += [
         f"- severity: {i.severity.name.lower()} ({'; '.join(i.reasons) or 'highest alert level'})",
         f"- hosts: {', '.join(i.hosts)}",
         f"- techniques: {', '.join(i.techniques) or '-'}",
@@ -764,13 +763,16 @@ def incident(
     if as_stix:
         _emit_json(workspace.incident_stix(view, lang))
         return
+    synthesis = workspace.incident_synthesis(workspace.user(as_user), view, lang)
     if as_markdown:
-        click.echo(incident_markdown(view, lang))
+        click.echo(incident_markdown(view, lang, synthesis))
         return
     i = view.incident
     payload = {
         **_incident_json(view),
-        "summary": summarise(i, lang),
+        "summary": synthesis.text,
+        "summary_mode": synthesis.mode,
+        "facts": summarise(i, lang),
         "reasons": list(i.reasons),
         "tactics": list(i.tactics),
         "signatures": [{"signature": s, "count": n} for s, n in i.signatures],
@@ -787,7 +789,7 @@ def incident(
         return
     console.print(f"[bold]{view.marking}[/]", highlight=False)
     console.print(f"[bold]{i.title}[/] ({i.id}, {i.severity.name.lower()})", highlight=False)
-    click.echo(summarise(i, lang))
+    click.echo(synthesis.text)
     for reason in i.reasons:
         click.echo(f"  - {reason}")
 

@@ -31,6 +31,7 @@ from guetteur.products import IncidentView, incidents_for
 from guetteur.products.ask import Answer, answer_question
 from guetteur.products.brief import Brief, write_brief
 from guetteur.products.cited import ModelCall
+from guetteur.products.incident_synthesis import IncidentSynthesis, synthesise_incident
 from guetteur.products.watch import WatchRun, evaluate_requirement, report_requirement
 from guetteur.search import SearchResult, hybrid_search
 from guetteur.store import (
@@ -386,7 +387,12 @@ class Workspace:
         self, reader: User, since: datetime | None = None, min_severity: Severity | None = None
     ) -> list[IncidentView]:
         return incidents_for(
-            self.store, reader.clearance, since, min_severity, self.asset_criticality()
+            self.store,
+            reader.clearance,
+            since,
+            min_severity,
+            self.asset_criticality(),
+            technique_cache=self.home / CACHE_DIR,
         )
 
     def incident(self, reader: User, incident_id: str) -> IncidentView:
@@ -395,6 +401,12 @@ class Workspace:
         if found is None:
             raise NotFoundError(f"no incident {incident_id!r}")
         return found
+
+    def incident_synthesis(
+        self, reader: User, view: IncidentView, lang: str = "en"
+    ) -> IncidentSynthesis:
+        """The incident's synthesis for command, written by the model when one is configured."""
+        return synthesise_incident(view, lang, self.model(), self._recorder(reader))
 
     def import_intel(
         self, actor: User, path: Path, source: str, marking: Marking | None = None

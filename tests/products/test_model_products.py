@@ -9,6 +9,7 @@ to give it orders changes nothing.
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -16,9 +17,10 @@ from pathlib import Path
 import pytest
 from staff_reports import SECRET_FACT, build_staff
 
+from guetteur.cyber.triage import summarise
 from guetteur.llm import ChatModel, Completion, Message, default_test_weights
 from guetteur.products.render import brief_json
-from guetteur.security.markings import high_water_mark, may_read
+from guetteur.security.markings import high_water_mark, may_read, parse_marking
 from guetteur.workspace import Workspace
 
 from conftest import write
@@ -143,3 +145,42 @@ def test_model_brief_keeps_markings_and_citations(staff: tuple[Workspace, Record
     assert SECRET_FACT not in str(payload)
     calls = [r for r in workspace.store.audit_rows() if r.action == "llm.call"]
     assert any(r.detail["purpose"] == "brief" and r.actor == "lux_nr" for r in calls)
+
+
+EVE_ALERTS = "\n".join(
+    json.dumps(
+        {
+            "timestamp": time, "flow_id": flow, "event_type": "alert", "src_ip": src,
+            "src_port": sport, "dest_ip": dst, "dest_port": dport, "proto": "TCP",
+            "alert": {"signature_id": sid, "signature": signature, "category": category,
+                      "severity": 1},
+        }
+    )
+    for time, flow, src, sport, dst, dport, sid, signature, category in (
+        ("2026-11-21T03:40:01.000000+0000", 1, "203.0.113.7", 4444, "10.20.0.15", 445, 2024218,
+         "ET EXPLOIT Possible ETERNALBLUE MS17-010 Echo Response",
+         "Attempted Administrator Privilege Gain"),
+        ("2026-11-21T03:41:12.000000+0000", 2, "10.20.0.15", 50123, "203.0.113.7", 443, 2027865,
+         "ET MALWARE Cobalt Strike Beacon Observed", "A Network Trojan was detected"),
+    )
+)  # fmt: skip
+
+
+def test_incident_synthesis_by_the_model_is_checked_against_the_facts(
+    staff: tuple[Workspace, RecordingModel], tmp_path: Path
+) -> None:
+    workspace, model = staff
+    ops = workspace.user("ops")
+    eve = write(tmp_path, "eve.json", EVE_ALERTS)
+    workspace.ingest_alerts(ops, [eve], source="cert", marking=parse_marking("NATO RESTRICTED"))
+    view = workspace.incidents(ops)[0]
+    synthesis = workspace.incident_synthesis(ops, view, "en")
+    assert synthesis.model_id is not None and "sha256:" in synthesis.model_id
+    if synthesis.mode == "model":  # every address or count it states was in the facts
+        facts = summarise(view.incident, "en")
+        for address in re.findall(r"\d+\.\d+\.\d+\.\d+", synthesis.text):
+            assert address in facts
+    else:  # nothing the model wrote passed the check: the facts stand
+        assert synthesis.text == summarise(view.incident, "en")
+    call = [r for r in workspace.store.audit_rows() if r.action == "llm.call"][-1]
+    assert call.detail["purpose"] == "incident" and call.detail["incident"] == view.incident.id

@@ -44,9 +44,16 @@ from guetteur.products.cited import (
     quote_passages,
 )
 from guetteur.search import RankedPassage, query_terms, retrieve_passages
-from guetteur.store import Store
+from guetteur.store import ChunkHit, Store
 
-__all__ = ["Answer", "Candidate", "answer_question", "rank_sentences"]
+__all__ = [
+    "Answer",
+    "Candidate",
+    "answer_question",
+    "check_model_text",
+    "rank_sentences",
+    "rewrite_extracts",
+]
 
 CONTEXT_PASSAGES = 6  # passages read per question (and shown to a model)
 EXTRACTIVE_SENTENCES = 3
@@ -450,3 +457,51 @@ def _backing(
     if not support.supported:
         return None
     return sentences[int(np.argmax(matrix @ vector))]
+
+
+def rewrite_extracts(
+    extracts: Sequence[tuple[ChunkHit, npt.NDArray[np.float32]]],
+    system: str,
+    header: str,
+    model: ChatModel,
+    record: Recorder | None,
+    purpose: str,
+    detail: dict[str, str],
+    max_tokens: int = 200,
+) -> tuple[list[tuple[str, list[int], str]], tuple[str, ...], str]:
+    """Numbered extracts rewritten by a model, each sentence kept only if the check backs it.
+
+    `extracts` are (passage, embedding of its text); returns the kept sentences
+    as (text, indexes of the extracts backing it, note), the dropped ones, and
+    the model id. The call is recorded for the audit chain.
+    """
+    passages = [RankedPassage(hit, 0.0) for hit, _ in extracts]
+    candidates = [
+        Candidate(p, rank, SentenceSpan(p.hit.start, p.hit.end, p.hit.text), 1.0, vector)
+        for rank, (p, (_, vector)) in enumerate(zip(passages, extracts, strict=True))
+    ]
+    shown = [
+        Citation(n, h.doc_id, h.title, h.text, h.start, h.end, h.marking, h.grade, h.language)
+        for n, (h, _) in enumerate(extracts, start=1)
+    ]
+    user = f"{header}\n\nExtracts:\n{quote_passages(shown)}"
+    completion = model.complete(
+        [Message("system", system), Message("user", user)], max_tokens=max_tokens
+    )
+    if record is not None:
+        record(
+            ModelCall(
+                completion.model_id,
+                prompt_digest([("system", system), ("user", user)]),
+                tuple(f"{h.doc_id}:{h.start}-{h.end}" for h, _ in extracts),
+                purpose,
+                detail,
+            )
+        )
+    kept, _, dropped = check_model_text(completion.text, passages, candidates)
+    index = {id(c): rank for rank, c in enumerate(candidates)}
+    return (
+        [(text, [index[id(c)] for c in backing], note) for text, backing, note in kept],
+        dropped,
+        completion.model_id,
+    )

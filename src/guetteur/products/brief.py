@@ -31,20 +31,17 @@ import numpy.typing as npt
 
 from guetteur._text import fold
 from guetteur.enrich.embeddings import embed
-from guetteur.llm.base import ChatModel, Message
+from guetteur.llm.base import ChatModel
 from guetteur.model import Clearance, Document, Marking
-from guetteur.products.ask import Candidate, check_model_text
-from guetteur.products.citations import SentenceSpan, split_sentences
+from guetteur.products.ask import rewrite_extracts
+from guetteur.products.citations import split_sentences
 from guetteur.products.cited import Citation as SourceExtract
 from guetteur.products.cited import (
-    ModelCall,
     Recorder,
     Statement,
     product_marking,
-    prompt_digest,
-    quote_passages,
 )
-from guetteur.search import RankedPassage, retrieve_passages
+from guetteur.search import retrieve_passages
 from guetteur.store import BBox, ChunkHit, Store
 
 __all__ = ["FORMATS", "Brief", "Section", "write_brief"]
@@ -449,40 +446,22 @@ def _rewrite(
     record: Recorder | None,
 ) -> tuple[list[Statement], tuple[str, ...], str]:
     """A heading's extracts rewritten by the model, each sentence checked against them."""
-    hits = [
-        ChunkHit(-index - 1, e.doc.id, e.doc.title, e.doc.marking,
-                 str(e.doc.grade) if e.doc.grade else None, e.doc.source, e.doc.language,
-                 e.text, e.start, e.end, 0.0)
+    extracts = [
+        (
+            ChunkHit(-index - 1, e.doc.id, e.doc.title, e.doc.marking,
+                     str(e.doc.grade) if e.doc.grade else None, e.doc.source, e.doc.language,
+                     e.text, e.start, e.end, 0.0),
+            _vector(e),
+        )
         for index, e in enumerate(picked)
     ]  # fmt: skip
-    passages = [RankedPassage(hit, 0.0) for hit in hits]
-    candidates = [
-        Candidate(p, rank, _span_of(e), 1.0, _vector(e))
-        for rank, (p, e) in enumerate(zip(passages, picked, strict=True))
-    ]
-    shown = [
-        SourceExtract(n, h.doc_id, h.title, h.text, h.start, h.end, h.marking, h.grade, h.language)
-        for n, h in enumerate(hits, start=1)
-    ]
-    system = _REWRITE[language]
-    user = f"Section: {heading}\n\nExtracts:\n{quote_passages(shown)}"
-    completion = model.complete([Message("system", system), Message("user", user)], max_tokens=200)
-    if record is not None:
-        record(
-            ModelCall(
-                completion.model_id,
-                prompt_digest([("system", system), ("user", user)]),
-                tuple(f"{h.doc_id}:{h.start}-{h.end}" for h in hits),
-                "brief",
-                {"section": heading},
-            )
-        )
-    kept, _, dropped = check_model_text(completion.text, passages, candidates)
-    by_candidate = {id(c): e for c, e in zip(candidates, picked, strict=True)}
+    kept, dropped, model_id = rewrite_extracts(
+        extracts, _REWRITE[language], f"Section: {heading}", model, record, "brief",
+        {"section": heading},
+    )  # fmt: skip
     statements = []
     for text, backing, note in kept:
-        extracts = [by_candidate[id(c)] for c in backing]
-        documents = [d for e in extracts for d in e.documents]
+        documents = [d for i in backing for d in picked[i].documents]
         statements.append(
             Statement(
                 text,
@@ -493,8 +472,4 @@ def _rewrite(
                 note,
             )
         )
-    return statements, dropped, completion.model_id
-
-
-def _span_of(extract: _Extract) -> SentenceSpan:
-    return SentenceSpan(extract.start, extract.end, extract.text)
+    return statements, dropped, model_id
