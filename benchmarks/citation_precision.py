@@ -147,6 +147,17 @@ sentence embeddings see negation, modality or direction. Raising
 and no true one on this sample (precision 0.72 → 0.78, recall 0.69); the
 larger gains need a names test that accepts a name's other-language form
 and ordinals (7th = 7e), and a test of number words and modality cues.
+
+After these findings, the same day (`LEXICAL_SUPPORT` raised to 0.8; the
+names test accepts ordinals, 7th = 7e, and a one-word name's other-language
+form by its first five letters, Estonia = Estonie; message header fields
+recognised by their label; each passage checked on its own before it is
+cited), the same command, load average 2.5:
+
+    check_support (as shipped)                               32  10  10  29   0.76   0.76   0.75
+    translations right 14 of 23 (was 11), confidence 3 of 5 (was 1)
+    extractive briefs: 304 sentences, verbatim 94.7%, same words 100%, check 100%
+    model brief (daily, en): 11 sentences kept, 3 dropped, all accepted by the check
 """
 
 from __future__ import annotations

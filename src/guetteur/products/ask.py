@@ -90,6 +90,7 @@ _SYSTEM = {
         "pas la réponse, réponds exactement : INSUFFICIENT EVIDENCE"
     ),
 }
+_MARKUP_ECHO = re.compile(r"</?\s*source[^>]*>|<\|[^|>]*\|>", re.IGNORECASE)
 _CITE = re.compile(r"\[(\d{1,2}(?:\s*[,;]\s*\d{1,2})*)\]")
 _MODEL_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
@@ -406,6 +407,7 @@ def check_model_text(
     kept: list[tuple[str, list[Candidate], str]] = []
     used: list[Candidate] = []
     dropped: list[str] = []
+    text = _MARKUP_ECHO.sub(" ", text)  # a small model may echo the prompt's fences
     pieces = [p.strip() for p in _MODEL_SENTENCE.split(text) if p.strip()]
     claims: list[tuple[str, list[int]]] = []
     for piece in pieces:
@@ -448,15 +450,20 @@ def _backing(
     by_passage: dict[int, list[Candidate]],
 ) -> Candidate | None:
     """The source sentence that best backs `claim` among the passages `ranks`, if supported."""
-    sentences = [c for r in ranks for c in by_passage.get(r, [])]
-    if not sentences:
-        return None
-    evidence = [c.passage.hit.text for r in ranks for c in by_passage.get(r, [])[:1]]
-    matrix = np.stack([c.vector for c in sentences])
-    support = check_support(claim, evidence, vector, matrix)
-    if not support.supported:
-        return None
-    return sentences[int(np.argmax(matrix @ vector))]
+    # Each passage is checked on its own, closest first: a sentence must be backed
+    # by the one passage it will cite, not by names gathered across several.
+    scored = []
+    for rank in ranks:
+        sentences = by_passage.get(rank, [])
+        if sentences:
+            matrix = np.stack([c.vector for c in sentences])
+            similarities = matrix @ vector
+            scored.append((float(np.max(similarities)), rank, sentences, matrix, similarities))
+    for _, _, sentences, matrix, similarities in sorted(scored, key=lambda s: (-s[0], s[1])):
+        evidence = [sentences[0].passage.hit.text]
+        if check_support(claim, evidence, vector, matrix).supported:
+            return sentences[int(np.argmax(similarities))]
+    return None
 
 
 def rewrite_extracts(

@@ -31,6 +31,7 @@ import numpy.typing as npt
 
 from guetteur._text import fold
 from guetteur.enrich.embeddings import embed
+from guetteur.enrich.language import detect_language
 from guetteur.llm.base import ChatModel
 from guetteur.model import Clearance, Document, Marking
 from guetteur.products.ask import rewrite_extracts
@@ -104,6 +105,7 @@ _CUES = {
         re.IGNORECASE,
     ),
 }
+_QUOTED = {"en": "quoted in French", "fr": "cité en anglais"}
 _ACTOR_TYPES = frozenset({"unit", "org"})
 # Alliances are the frame of every report, not an actor worth a heading.
 _FRAME_NAMES = frozenset({"nato", "otan", "eu", "ue", "un", "onu", "alliance"})
@@ -309,7 +311,7 @@ def _statement(extract: _Extract, clearance: Clearance, language: str) -> Statem
     grades = tuple(sorted({str(d.grade) for d in documents if d.grade}))
     note = ""
     if extract.doc.language in ("fr", "en") and extract.doc.language != language:
-        note = {"en": "quoted in French", "fr": "cité en anglais"}[language]
+        note = _QUOTED[language]
     return Statement(
         extract.text,
         tuple(range(len(documents))),  # renumbered against the brief's sources later
@@ -462,13 +464,17 @@ def _rewrite(
     statements = []
     for text, backing, note in kept:
         documents = [d for i in backing for d in picked[i].documents]
+        written_in = detect_language(text)
+        if written_in in ("fr", "en") and written_in != language:
+            # The model copied a source instead of writing in the brief's language.
+            note = "; ".join(filter(None, [note, _QUOTED[language]]))
         statements.append(
             Statement(
                 text,
                 tuple(dict.fromkeys(numbers[d.id] for d in documents)),
                 product_marking((d.marking for d in documents), clearance),
                 tuple(sorted({str(d.grade) for d in documents if d.grade})),
-                language,
+                written_in if written_in in ("fr", "en") else language,
                 note,
             )
         )
