@@ -32,6 +32,7 @@ from guetteur.model import Clearance, Marking
 from guetteur.products.citations import (
     SentenceSpan,
     check_support,
+    identifiers,
     split_sentences,
 )
 from guetteur.products.cited import (
@@ -158,7 +159,7 @@ def rank_sentences(
         return []
     vectors = embed([span.text for _, _, span in spans])
     terms = query_terms(query)
-    names = _identifiers(query)
+    names = identifiers(query)
     candidates = []
     for (rank, passage, span), vector in zip(spans, vectors, strict=True):
         similarity, coverage = float(vector @ query_vector), _coverage(terms, span.text)
@@ -170,17 +171,6 @@ def rank_sentences(
         score = round(score, 4)
         candidates.append(Candidate(passage, rank, span, score, vector, similarity, coverage))
     return sorted(candidates, key=lambda c: (-c.score, c.rank, c.span.start))
-
-
-_DESIGNATOR = re.compile(r"\b(?=[\w-]*\d)(?=[\w-]*[^\W\d])[\w][\w-]*\b")
-_CODENAME = re.compile(r"\b[A-Z][A-Z-]{2,}\b")
-
-
-def _identifiers(text: str) -> list[str]:
-    """Designators and code names ("Krasukha-4", "T-90M", "GREYFOX"), folded."""
-    found = [m.group() for m in _DESIGNATOR.finditer(text)]
-    found += [m.group() for m in _CODENAME.finditer(text)]
-    return list(dict.fromkeys(fold(name) for name in found if fold(name)))
 
 
 def _citation(n: int, candidate: Candidate) -> Citation:

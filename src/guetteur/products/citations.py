@@ -28,6 +28,7 @@ __all__ = [
     "Support",
     "check_support",
     "critical_tokens",
+    "identifiers",
     "split_sentences",
 ]
 
@@ -161,6 +162,20 @@ def _span(body: str, start: int, end: int, base: int) -> list[SentenceSpan]:
             base + start + lead, base + start + trail, cleaned[:MAX_SENTENCE_CHARS], table_row
         )
     ]
+
+
+_CODENAME = re.compile(r"\b[A-Z][A-Z-]{2,}\b")
+
+
+def identifiers(text: str) -> list[str]:
+    """Designators and code names ("Krasukha-4", "T-90M", "GREYFOX"), folded.
+
+    What crosses languages unchanged, so a question and a sentence naming the
+    same ones are about the same thing whatever language each is in.
+    """
+    found = [m.group() for m in _DESIGNATOR.finditer(text)]
+    found += [m.group() for m in _CODENAME.finditer(text)]
+    return list(dict.fromkeys(fold(name) for name in found if fold(name)))
 
 
 def _number_key(token: str) -> str:
