@@ -111,3 +111,14 @@ def test_every_brief_is_audited(staff: Workspace) -> None:
     assert (row.action, row.actor) == ("brief", "deu_nc")
     assert row.detail["doc_ids"] == [s.doc_id for s in brief.sources]
     assert row.detail["marking"] == str(brief.marking)
+
+
+def test_bbox_keeps_what_is_located_in_the_box(staff: Workspace) -> None:
+    riga = (23.9, 56.8, 24.4, 57.2)  # W, S, E, N around Riga
+    brief = staff.brief(staff.user("ops"), bbox=riga)
+    titles = {s.title for s in brief.sources}
+    assert titles and all(
+        "Riga" in staff.show(staff.user("ops"), s.doc_id).text for s in brief.sources
+    )
+    assert any("CERT NOTE" in title for title in titles)
+    assert not any("LOGREP" in title for title in titles)  # Tapa and Paldiski are elsewhere
