@@ -78,7 +78,7 @@ class Workspace:
     def enricher(self) -> Enricher:
         """spaCy pipelines and the gazetteer, loaded on first need."""
         if self._enricher is None:
-            self._enricher = Enricher(self.home)
+            self._enricher = Enricher(self.home, techniques=self._mapper_if_catalogue)
         return self._enricher
 
     # ------------------------------------------------------------ lifecycle
@@ -157,7 +157,8 @@ class Workspace:
 
     def reindex(self, actor: User, on_document: Callable[[str], None] = lambda d: None) -> int:
         """Re-run enrichment over every document (after a model or lexicon change)."""
-        self._enricher = Enricher(self.home)  # re-read the workspace lexicon
+        # Re-read the workspace lexicon (and the ATT&CK catalogue, if one was imported).
+        self._enricher = Enricher(self.home, techniques=self._mapper_if_catalogue)
         count = reindex(self.store, self._enricher, on_document)
         self.store.audit(actor.name, "reindex", {"documents": count})
         return count
@@ -460,6 +461,10 @@ class Workspace:
             {"path": str(path), "techniques": len(catalogue), "digest": catalogue.digest},
         )
         return catalogue
+
+    def _mapper_if_catalogue(self) -> TechniqueMapper | None:
+        """The prose mapper when an ATT&CK catalogue is imported, for enrichment."""
+        return self.attack_mapper() if self.store.attack_catalogue() else None
 
     def attack_mapper(self) -> TechniqueMapper:
         records = self.store.attack_catalogue()

@@ -13,8 +13,10 @@ from guetteur.cyber.attack import (
     Catalogue,
     TechniqueMapper,
     explicit_technique_ids,
+    infer_prose_techniques,
     load_catalogue,
 )
+from guetteur.workspace import Workspace
 
 ATTACK = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "attack"
 BUNDLE = ATTACK / "enterprise_techniques_tactics_bundle.json"
@@ -222,3 +224,53 @@ def test_cached_embeddings_are_reused(catalogue: Catalogue, tmp_path: Path) -> N
     assert len(list(tmp_path.glob("attack-embeddings-*.npy"))) == 1
     TechniqueMapper(catalogue, cache_dir=tmp_path, embedder=counting_embedder, embedder_id="t")  # type: ignore[arg-type]
     assert sum(calls) == techniques_embedded
+
+
+CERT_NOTE = (
+    "CERT NOTE 0415. Since 16 November a spear-phishing campaign has hit freight forwarders. "
+    "The e-mails carry a macro-enabled Word document attached to a fake customs notice. "
+    "When the user enables macros, the macro launches an obfuscated PowerShell command that "
+    "downloads a second stage. The loader then beacons to its C2 server over HTTPS every "
+    "60 seconds. Credentials were dumped from the memory of the LSASS process."
+)
+
+
+@needs_data
+def test_cyber_reports_get_inferred_techniques_on_their_sentences(
+    mapper: TechniqueMapper,
+) -> None:
+    found = infer_prose_techniques(CERT_NOTE, mapper)
+    assert len(found) >= 2
+    ids = {technique.id for _, _, technique, _ in found}
+    assert ids & {"T1566", "T1566.001", "T1204", "T1204.002", "T1059", "T1059.001", "T1003",
+                  "T1003.001", "T1071", "T1071.001"}  # fmt: skip
+    for start, end, _, score in found:
+        assert CERT_NOTE[start:end].strip() and score >= 0.45
+
+
+@needs_data
+def test_prose_inference_skips_plain_reports_and_named_techniques(
+    mapper: TechniqueMapper,
+) -> None:
+    plain = "A convoy of 45,000 litres of diesel arrived from Paldiski at 1410Z on 22 November."
+    assert infer_prose_techniques(plain, mapper) == []
+    named = CERT_NOTE.replace("obfuscated PowerShell command", "PowerShell command (T1059.001)")
+    assert "T1059.001" not in {t.id for _, _, t, _ in infer_prose_techniques(named, mapper)}
+
+
+@needs_data
+def test_ingested_cyber_reports_name_their_inferred_techniques(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    ops = workspace.user("ops")
+    workspace.import_attack(ops, BUNDLE)
+    report = tmp_path / "in" / "cert_note.txt"
+    report.parent.mkdir()
+    report.write_text(f"NATO RESTRICTED\n\n{CERT_NOTE}\n\nNATO RESTRICTED\n", encoding="utf-8")
+    workspace.ingest(ops, [report.parent], source="cert")
+    techniques = workspace.entities(ops, "technique")
+    assert techniques
+    detail = workspace.entity(ops, techniques[0].id)
+    assert detail.mentions[0].text in CERT_NOTE  # the sentence it was read in
+    lux = workspace.user("lux_nr")
+    assert {t.id for t in workspace.entities(lux, "technique")} == {t.id for t in techniques}

@@ -13,11 +13,12 @@ piece of state, kept in a `FuzzyIndex` the caller seeds from the store.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
+from guetteur.cyber.attack import CYBER_PROSE, TechniqueMapper, infer_prose_techniques
 from guetteur.enrich.coordinates import find_coordinates
 from guetteur.enrich.entities import EntityExtractor
 from guetteur.enrich.events import extract_events
@@ -27,7 +28,7 @@ from guetteur.enrich.places import (
     distance_km,
     normalize_place_name,
 )
-from guetteur.enrich.resolution import FuzzyIndex, to_ref
+from guetteur.enrich.resolution import FuzzyIndex, entity_id, to_ref
 from guetteur.enrich.times import find_times
 from guetteur.model import EntityMention, EntityRef, Event, Place
 
@@ -82,11 +83,16 @@ def _drop_stray_villages(places: list[Place | None]) -> list[Place | None]:
 class Enricher:
     """Entity extraction, geoparsing, resolution and events, with resources loaded once."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(
+        self, home: Path, techniques: Callable[[], TechniqueMapper | None] | None = None
+    ) -> None:
         lexicon = home / LEXICON_DIR
         self._extractor = EntityExtractor(extra_lexicon=lexicon if lexicon.exists() else None)
         self._gazetteer_path = home / GAZETTEER_FILE
         self._gazetteer: Gazetteer | None = None
+        # The ATT&CK mapper is built (seconds) only when a cyber report needs it.
+        self._techniques = techniques
+        self._mapper: TechniqueMapper | None = None
 
     @property
     def gazetteer(self) -> Gazetteer:
@@ -109,11 +115,33 @@ class Enricher:
             places = _drop_stray_villages(self.gazetteer.resolve(place_mentions, context=text))
             place_of = {id(m): p for m, p in zip(place_mentions, places, strict=True)}
             refs = [known.canonical(to_ref(m, place_of.get(id(m)))) for m in mentions]
+            refs += self._inferred_techniques(text)
             events = extract_events(
                 text, refs, find_coordinates(text), find_times(text, anchor=anchor), anchor
             )
             results.append(Enrichment(refs, events))
         return results
+
+    def _inferred_techniques(self, text: str) -> list[EntityRef]:
+        """ATT&CK techniques the prose mapper reads in a cyber report, marked as inferred."""
+        if self._techniques is None or len(CYBER_PROSE.findall(text)) < 2:
+            return []
+        if self._mapper is None:
+            self._mapper = self._techniques()
+            if self._mapper is None:
+                self._techniques = None  # no catalogue in this workspace
+                return []
+        refs = []
+        for start, end, technique, score in infer_prose_techniques(text, self._mapper):
+            mention = EntityMention(
+                start, end, text[start:end], "technique", subtype="inferred",
+                source=f"attack-mapper {score:.2f}", canonical=technique.id,
+            )  # fmt: skip
+            key = technique.id
+            refs.append(
+                EntityRef(entity_id("technique", key), "technique", key, technique.id, mention)
+            )
+        return refs
 
     def _retype_places(self, mention: EntityMention) -> EntityMention:
         """A town the statistical model called a person or an organisation is a place.

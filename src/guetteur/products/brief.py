@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from guetteur._text import fold
+from guetteur.cyber.attack import CYBER_PROSE
 from guetteur.enrich.embeddings import embed
 from guetteur.enrich.language import detect_language
 from guetteur.llm.base import ChatModel
@@ -77,12 +78,6 @@ CORROBORATION = 0.88  # cosine above which two sentences say the same thing
 TOPIC_POOL = 120  # passages read for a topic
 
 _CUES = {
-    "cyber": re.compile(
-        r"\b(cyber\w*|phishing|hame[cç]onnage|malware|maliciel|ransomware|ran[cç]ongiciel|"
-        r"intrusion|ddos|c2|powershell|exfiltrat\w*|compromi\w*|vulnerab\w*|cve-\d+|"
-        r"t1\d{3}|apt|greyfox|botnet|credential\w*|identifiants)\b",
-        re.IGNORECASE,
-    ),
     "logistics": re.compile(
         r"\b(fuel|diesel|carburant|gazole|carbur[ée]acteur|pol|ammunition|munitions?|"
         r"convoy\w*|convoi\w*|supply|supplies|ravitaill\w*|sustainment|soutien logistique|"
@@ -236,7 +231,7 @@ def _vector(extract: _Extract) -> npt.NDArray[np.float32]:
 
 def _theme(extract: _Extract) -> str | None:
     kinds = {kind for _, _, kind in extract.names}
-    if kinds & _CYBER_TYPES or _CUES["cyber"].search(extract.text):
+    if kinds & _CYBER_TYPES or CYBER_PROSE.search(extract.text):
         return "cyber"
     for theme in ("logistics", "gaps", "assessment"):
         if _CUES[theme].search(extract.text):
