@@ -198,10 +198,13 @@ def _extractive(candidates: Sequence[Candidate]) -> list[Candidate]:
     """
     best = candidates[0]
     chosen = [best]
-    neighbour = next(
-        (c for c in candidates[1:] if c.passage.hit.chunk_id == best.passage.hit.chunk_id),
-        None,
-    )
+    same = [c for c in candidates[1:] if c.passage.hit.chunk_id == best.passage.hit.chunk_id]
+    after = min((c for c in same if c.span.start >= best.span.end),
+                key=lambda c: c.span.start, default=None)  # fmt: skip
+    before = max((c for c in same if c.span.end <= best.span.start),
+                 key=lambda c: c.span.start, default=None)  # fmt: skip
+    adjacent = [c for c in (before, after) if c is not None]
+    neighbour = max(adjacent, key=lambda c: c.score) if adjacent else None
     if neighbour is not None and neighbour.score >= CONTEXT_SHARE * best.score:
         chosen.append(neighbour)
     seen = {best.passage.hit.chunk_id}

@@ -57,7 +57,7 @@ _MESSAGE_FIELD = re.compile(
     r"destinataires?|cotation|priorité|sujet)\W{0,3}\s*:",
     re.IGNORECASE,
 )
-_BULLET = re.compile(r"^\s*(?:[-*•·]|\d{1,2}[.)])\s+")
+_BULLET = re.compile(r"^\s*(?:[-*•·]|\d{1,2}[.)]|[a-z][.)])\s+")
 _BREAK = re.compile(r"[.!?…]+[\"»”’)]*\s+(?=[\"«“(]?[A-ZÀ-ÖØ-Þ0-9])")
 _MARKUP = re.compile(r"\*\*|__|`")
 _NUMBER = re.compile(r"\d[\d\s.,]*\d|\d")
