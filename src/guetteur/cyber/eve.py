@@ -122,36 +122,6 @@ def _skip_to_first_significant_byte(raw: io.BufferedReader) -> bytes:
         raw.read(len(ahead))
 
 
-def _read_bounded_lines(
-    raw: io.BufferedReader, limit: int, first_line: bytes
-) -> Iterator[tuple[int, bytes | None]]:
-    """Yield (line number, line) — line None when it is longer than `limit` bytes.
-
-    `first_line` was already read (to tell the layout). An overlong line is
-    skipped in bounded chunks, so memory stays near `limit`.
-    """
-    yield 1, first_line
-    lineno = 1
-    while True:
-        line = raw.readline(limit + 1)
-        if not line:
-            return
-        lineno += 1
-        if len(line) > limit and not line.endswith(b"\n"):
-            del line
-            while True:
-                rest = raw.readline(_SKIP_CHUNK)
-                if not rest or rest.endswith(b"\n"):
-                    break
-            yield lineno, None
-            continue
-        yield lineno, line
-
-
-def _parse_line(line: bytes) -> Any:
-    return orjson.loads(line)
-
-
 def _stream_values(
     path: Path,
     reader: _CountingReader,
@@ -208,6 +178,22 @@ def read_json_records(
     is a stream of concatenated, possibly pretty-printed objects. `origin` is
     ``path:LINE``, ``path#itemN`` or ``path#objectN``. Non-objects are errors.
     """
+    for where, record in _located_records(path, on_error, max_record_bytes):
+        yield _origin(path, where), record
+
+
+def _origin(path: Path, where: int | str) -> str:
+    return f"{path}:{where}" if isinstance(where, int) else where
+
+
+def _located_records(
+    path: Path, on_error: ErrorHandler | None, max_record_bytes: int
+) -> Iterator[tuple[int | str, dict[str, Any]]]:
+    """`read_json_records`, with an NDJSON line's origin left as its number.
+
+    Spelling ``path:LINE`` for every line was a measurable share of reading a
+    large file; `_origin` spells it for the few records that need it.
+    """
     with path.open("rb") as raw:
         first = _skip_to_first_significant_byte(raw)
         if not first:
@@ -230,8 +216,7 @@ def read_json_records(
             _is_json_object(first_line) or raw.peek(1)[:1] == b"{"
         )
         if is_ndjson:
-            lines = _read_bounded_lines(raw, max_record_bytes, first_line)
-            yield from _ndjson(path, lines, on_error, max_record_bytes)
+            yield from _ndjson(path, raw, first_line, on_error, max_record_bytes)
             return
         reader = _CountingReader(raw, first_line, max_record_bytes)
         values = _stream_values(
@@ -242,33 +227,49 @@ def read_json_records(
 
 def _is_json_object(line: bytes) -> bool:
     try:
-        return isinstance(_parse_line(line), dict)
+        return isinstance(orjson.loads(line), dict)
     except orjson.JSONDecodeError:
         return False
 
 
 def _ndjson(
     path: Path,
-    lines: Iterator[tuple[int, bytes | None]],
+    raw: io.BufferedReader,
+    first_line: bytes,
     on_error: ErrorHandler | None,
     limit: int,
-) -> Iterator[tuple[str, dict[str, Any]]]:
-    for lineno, line in lines:
-        origin = f"{path}:{lineno}"
-        if line is None:
-            _report(on_error, IngestError(origin, f"line longer than {limit} bytes, skipped"))
-            continue
-        if not line.strip():
-            continue
-        try:
-            value = _parse_line(line)
-        except orjson.JSONDecodeError as exc:
-            _report(on_error, IngestError(origin, f"invalid JSON: {exc}"))
-            continue
-        if not isinstance(value, dict):
-            _report(on_error, IngestError(origin, f"a JSON {_kind(value)}, not an object"))
-            continue
-        yield origin, value
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) per line, `first_line` (already read) included.
+
+    A line longer than `limit` bytes is skipped in bounded chunks, so memory
+    stays near `limit` whatever the line; reading, parsing and checking sit in
+    one loop because this is the per-record hot path of a large file.
+    """
+    loads, decode_error = orjson.loads, orjson.JSONDecodeError
+    lineno, line = 1, first_line
+    while line:
+        if len(line) > limit and not line.endswith(b"\n"):
+            del line
+            while True:
+                rest = raw.readline(_SKIP_CHUNK)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            reason = f"line longer than {limit} bytes, skipped"
+            _report(on_error, IngestError(f"{path}:{lineno}", reason))
+        else:
+            try:
+                value = loads(line)
+            except decode_error as exc:
+                if line.strip():  # a blank line is no record, and no error either
+                    _report(on_error, IngestError(f"{path}:{lineno}", f"invalid JSON: {exc}"))
+            else:
+                if type(value) is dict:
+                    yield lineno, value
+                else:
+                    reason = f"a JSON {_kind(value)}, not an object"
+                    _report(on_error, IngestError(f"{path}:{lineno}", reason))
+        line = raw.readline(limit + 1)
+        lineno += 1
 
 
 def _objects_only(
@@ -311,13 +312,11 @@ def read_eve(
     Bad records go to ``on_error`` (e.g. ``errors.append``) and reading goes on;
     without it the first bad record raises `IngestError` (file and line/item).
     """
-    for origin, record in read_eve_records(
-        path, on_error=on_error, max_record_bytes=max_record_bytes
-    ):
+    for where, record in _located_records(path, on_error, max_record_bytes):
         try:
             event = eve_record_to_event(record)
         except (ValueError, TypeError, KeyError) as exc:
-            _report(on_error, IngestError(origin, str(exc)))
+            _report(on_error, IngestError(_origin(path, where), str(exc)))
             continue
         if event is not None:
             yield event
@@ -325,25 +324,27 @@ def read_eve(
 
 def eve_record_to_event(record: Mapping[str, Any]) -> Alert | NetworkEvent | None:
     """Normalise one EVE record (pure). None for ``stats``; ValueError when unusable."""
-    event_type = record.get("event_type")
+    # The per-alert hot path of a large file: each field is read once, and the
+    # common case (strings and ints as Suricata writes them) is tested inline.
+    get = record.get
+    event_type = get("event_type")
     if not isinstance(event_type, str):
         raise ValueError("EVE record without an event_type")
     if event_type == "stats":
         return None  # engine counters: neither evidence nor context
-    time = parse_eve_time(record.get("timestamp"))
-    flow_id = record.get("flow_id")
-    src = _str_or_none(record.get("src_ip"))
-    dst = _str_or_none(record.get("dest_ip"))
+    time = parse_eve_time(get("timestamp"))
+    flow_id = get("flow_id")
+    if flow_id is not None:
+        flow_id = str(flow_id)
+    src = get("src_ip")
+    if src is not None and type(src) is not str:
+        src = str(src)
+    dst = get("dest_ip")
+    if dst is not None and type(dst) is not str:
+        dst = str(dst)
     if event_type != "alert":
-        return NetworkEvent(
-            time=time,
-            event_type=event_type,
-            flow_id=None if flow_id is None else str(flow_id),
-            src=src,
-            dst=dst,
-            data=record,
-        )
-    alert = record.get("alert")
+        return NetworkEvent(time, event_type, flow_id, src, dst, record)
+    alert = get("alert")
     if not isinstance(alert, dict):
         raise ValueError("alert record without an 'alert' object")
     signature_id = alert.get("signature_id")
@@ -351,23 +352,28 @@ def eve_record_to_event(record: Mapping[str, Any]) -> Alert | NetworkEvent | Non
         raise ValueError("alert without a signature_id")
     signature = alert.get("signature") or f"Suricata signature {signature_id}"
     severity = alert.get("severity", 3)  # Suricata's own default priority
+    src_port = get("src_port")
+    dst_port = get("dest_port")
+    protocol = get("proto")
+    category = alert.get("category")
+    metadata = alert.get("metadata")
     return Alert(
-        id=record_id(record),
-        time=time,
-        detector="suricata",
-        signature=str(signature),
-        rule_id=str(signature_id),
-        severity=_SEVERITY_BY_SURICATA.get(severity) or Severity.from_suricata(int(severity)),
-        host=_host_of(src, dst),
-        src=src,
-        src_port=_int_or_none(record.get("src_port")),
-        dst=dst,
-        dst_port=_int_or_none(record.get("dest_port")),
-        protocol=_str_or_none(record.get("proto")),
-        flow_id=None if flow_id is None else str(flow_id),
-        category=_str_or_none(alert.get("category")),
-        techniques=_techniques(alert.get("metadata")),
-        raw=record,
+        record_id(record),
+        time,
+        "suricata",
+        signature if type(signature) is str else str(signature),
+        str(signature_id),
+        _SEVERITY_BY_SURICATA.get(severity) or Severity.from_suricata(int(severity)),
+        _host_of(src, dst),
+        src,
+        src_port if type(src_port) is int else _int_or_none(src_port),
+        dst,
+        dst_port if type(dst_port) is int else _int_or_none(dst_port),
+        protocol if protocol is None or type(protocol) is str else str(protocol),
+        flow_id,
+        category if category is None or type(category) is str else str(category),
+        () if metadata is None else _techniques(metadata),
+        record,
     )
 
 
@@ -391,7 +397,7 @@ def parse_eve_time(value: Any) -> datetime:
         raise ValueError(f"unreadable timestamp {value!r}") from None
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    return parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)
 
 
 @lru_cache(maxsize=65536)
