@@ -18,11 +18,13 @@ that event's marking. Bad records are reported and skipped; the rest goes on.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -98,21 +100,7 @@ def ingest_alerts(
             "'DIFFUSION RESTREINTE') or ingest once with --source NAME --marking …",
         )
     report = AlertIngestReport()
-    for path in _files(paths, report):
-        try:
-            kind = detect_format(path) if fmt == "auto" else fmt
-        except IngestError as error:
-            report.fail(error)
-            continue
-        except OSError as error:
-            report.fail(IngestError(str(path), f"cannot read: {error.strerror or error}"))
-            continue
-        if kind == "eve":
-            records: Iterable[object] = read_eve(path, on_error=report.fail)
-        else:
-            records = read_windows_events(path, on_error=report.fail)
-        for batch in batched(records, BATCH_SIZE):
-            _store_batch(store, batch, chosen, source, rules, report)
+    _ingest_files(store, paths, chosen, source, rules, fmt, report)
     store.audit(
         actor,
         "alerts.ingest",
@@ -127,6 +115,51 @@ def ingest_alerts(
         },
     )
     return report
+
+
+def _ingest_files(
+    store: Store,
+    paths: Sequence[Path],
+    marking: Marking,
+    source: str,
+    rules: RuleSet | None,
+    fmt: AlertFormat,
+    report: AlertIngestReport,
+) -> None:
+    for path in _files(paths, report):
+        try:
+            kind = detect_format(path) if fmt == "auto" else fmt
+        except IngestError as error:
+            report.fail(error)
+            continue
+        except OSError as error:
+            report.fail(IngestError(str(path), f"cannot read: {error.strerror or error}"))
+            continue
+        if kind == "eve":
+            with _collector_paused():
+                for batch in batched(read_eve(path, on_error=report.fail), BATCH_SIZE):
+                    _store_batch(store, batch, marking, source, rules, report)
+        else:
+            for events in batched(read_windows_events(path, on_error=report.fail), BATCH_SIZE):
+                _store_batch(store, events, marking, source, rules, report)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while EVE records stream through.
+
+    A batch keeps thousands of parsed records (dicts in dicts) alive, and the
+    collector rescans them as they pile up: an eighth of the read time for
+    nothing, since parsed JSON holds no reference cycles. Cycles made meanwhile
+    (there should be none) are collected when it resumes.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _files(paths: Sequence[Path], report: AlertIngestReport) -> Iterator[Path]:
@@ -147,7 +180,7 @@ def _files(paths: Sequence[Path], report: AlertIngestReport) -> Iterator[Path]:
 
 def _store_batch(
     store: Store,
-    batch: list[object],
+    batch: Sequence[object],
     marking: Marking,
     source: str,
     rules: RuleSet | None,

@@ -550,7 +550,9 @@ class SQLiteStore:
                 f"techniques, raw, source, marking_id) VALUES ({', '.join('?' * 18)})",
                 [
                     (
-                        a.id, _iso(a.time), a.detector, a.signature, a.rule_id, int(a.severity),
+                        # Alert times are UTC already; _iso only for one that is not.
+                        a.id, a.time.isoformat() if a.time.tzinfo is UTC else _iso(a.time),
+                        a.detector, a.signature, a.rule_id, int(a.severity),
                         a.host, a.src, a.src_port, a.dst, a.dst_port, a.protocol, a.flow_id,
                         a.category, orjson.dumps(a.techniques).decode() if a.techniques else "[]",
                         orjson.dumps(a.raw, default=str).decode(), source, marking_id,
