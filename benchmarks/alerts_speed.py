@@ -14,7 +14,7 @@ array (what many exporters write). On one core it then times
   normalise, UTC times, host choice, stable ids);
 
 - guetteur storing: the alerts pipeline reading the NDJSON file into a fresh
-  workspace (parse, normalise, SQLite in one transaction per 5,000 alerts);
+  workspace (parse, normalise, SQLite in one transaction per 20,000 alerts);
 
 and prints alerts per second for each and the ratio to the bare parse. Then it
 times triage (clustering into incidents) on `--triage` alerts built from the

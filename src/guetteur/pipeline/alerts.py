@@ -49,7 +49,11 @@ __all__ = [
 ]
 
 AlertFormat = Literal["auto", "eve", "sysmon", "evtx"]
-BATCH_SIZE = 5_000
+# Records per transaction. Alert ids are hashes, so every batch rewrites pages
+# all over the primary-key index; 20,000 rather than 5,000 amortises that over
+# more rows (200,000 alerts: 14% faster, 800 -> 575 MB written) for ~60 MB of
+# parsed records held per batch — constant whatever the file size.
+BATCH_SIZE = 20_000
 _EVTX_MAGIC = b"ElfFile\x00"
 
 
