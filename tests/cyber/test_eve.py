@@ -169,6 +169,18 @@ def test_truncated_ndjson_keeps_good_lines(tmp_path: Path) -> None:
     assert "invalid JSON" in errors[0].reason
 
 
+def test_blank_lines_between_records_are_no_errors_and_keep_line_numbers(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "eve.json"
+    lines = [json.dumps(_alert(0)), "", "  \t", json.dumps(_alert(1)), "[1]", "{bad"]
+    path.write_text("\r\n".join(lines) + "\n")
+    events, errors = _collect(path)
+    assert [e.src_port for e in events if isinstance(e, Alert)] == [40000, 40001]
+    assert [e.origin for e in errors] == [f"{path}:5", f"{path}:6"]
+    assert "not an object" in errors[0].reason and "invalid JSON" in errors[1].reason
+
+
 def test_100_mb_line_is_rejected_in_bounded_memory(tmp_path: Path) -> None:
     path = tmp_path / "eve.json"
     with path.open("wb") as out:

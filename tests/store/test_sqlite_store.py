@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from guetteur import AuditChainError, NotFoundError
 from guetteur.enrich.embeddings import embed
-from guetteur.model import Chunk, Document
+from guetteur.model import Alert, Chunk, Document, NetworkEvent, Severity, WindowsEvent
 from guetteur.security.markings import parse_clearance, parse_marking
 from guetteur.store import NewDocument
 from guetteur.store.sqlite import SQLiteStore
@@ -132,3 +133,72 @@ def test_a_version_1_workspace_is_migrated_without_losing_documents(tmp_path: Pa
     assert store.get_document("r", FRA_NS).title == "Old report"
     assert store.list_entities(FRA_NS) == []
     store.close()
+
+
+# --------------------------------------------------------------------- cyber records
+
+
+def _alert(n: int, time: datetime | None = None) -> Alert:
+    return Alert(
+        id=f"alert-{n}",
+        time=time or datetime(2017, 3, 24, 16, 0, n % 60, tzinfo=UTC),
+        detector="suricata",
+        signature="ET SCAN Potential SSH Scan",
+        rule_id="2001219",
+        severity=Severity.HIGH,
+        host="10.1.2.3",
+        src="203.0.113.7",
+        src_port=40000 + n,
+        dst="10.1.2.3",
+        dst_port=22,
+        flow_id=str(1000 + n),
+        techniques=("T1046",),
+        raw={"event_type": "alert", "n": n, "é": "ü"},
+    )
+
+
+def test_alerts_count_new_rows_and_round_trip(store: SQLiteStore) -> None:
+    marking = parse_marking("NATO RESTRICTED")
+    # A time in another zone is stored as UTC, like the others.
+    paris = datetime(2017, 3, 24, 18, 0, 59, tzinfo=UTC).astimezone(timezone(timedelta(hours=2)))
+    batch = [_alert(0), _alert(1), _alert(1), _alert(59, paris)]
+    assert store.add_alerts(batch, marking, "sensor") == 3
+    assert store.add_alerts([_alert(1), _alert(2)], marking, "sensor") == 1
+    stored = store.list_alerts(FRA_NS)
+    assert [s.alert.id for s in stored] == ["alert-0", "alert-1", "alert-2", "alert-59"]
+    assert stored[0].alert == _alert(0)
+    assert stored[-1].alert.time == paris and stored[-1].alert.time.tzinfo == UTC
+    assert store.list_alerts(FRA_NS, since=datetime(2017, 3, 24, 17, tzinfo=UTC))[0].alert.id == (
+        "alert-59"
+    )
+
+
+def test_network_and_windows_events_count_new_rows_once(store: SQLiteStore) -> None:
+    marking = parse_marking("NATO RESTRICTED")
+    at = datetime(2017, 3, 24, 16, 0, tzinfo=UTC)
+    flows = [
+        NetworkEvent(at, "flow", "1", "10.0.0.1", "10.0.0.2", {"n": n, "proto": "TCP"})
+        for n in (0, 1, 1, 2)
+    ]
+    assert store.add_network_events(flows, marking, "sensor") == 3
+    assert store.add_network_events(flows[:2], marking, "sensor") == 0
+    windows = [
+        WindowsEvent(at, "Security", "Microsoft-Windows-Security-Auditing", 4624, "ws1",
+                     {"TargetUserName": name}, record_id)
+        for name, record_id in (("alice", 1), ("bob", 2), ("bob", 2))
+    ]  # fmt: skip
+    assert store.add_windows_events(windows, marking, "sensor") == 2
+    assert store.add_windows_events(windows[1:], marking, "sensor") == 0
+    stored = [event for event, _, _ in store.windows_events_for_maintenance()]
+    assert [e.data["TargetUserName"] for e in stored] == ["alice", "bob"]
+
+
+def test_a_failing_alert_batch_stores_nothing_of_itself(store: SQLiteStore) -> None:
+    marking = parse_marking("NATO RESTRICTED")
+    store.add_alerts([_alert(0)], marking, "sensor")
+    # SQLite refuses the third row's port after the first two were inserted.
+    unbindable = replace(_alert(3), src_port=object())  # type: ignore[arg-type]
+    with pytest.raises(Exception, match="type"):
+        store.add_alerts([_alert(1), _alert(2), unbindable], marking, "sensor")
+    assert [s.alert.id for s in store.list_alerts(FRA_NS)] == ["alert-0"]
+    assert store.add_alerts([_alert(1)], marking, "sensor") == 1
