@@ -182,11 +182,39 @@ def _number_key(token: str) -> str:
     return re.sub(r"[\s.,]", "", token)
 
 
+# Small numbers written as words (EN, FR): "five drones" states a number as much as "5".
+_NUMBER_WORDS = {
+    fold(word): str(value)
+    for value, words in enumerate(
+        [
+            (), ("one", "un", "une"), ("two", "deux"), ("three", "trois"), ("four", "quatre"),
+            ("five", "cinq"), ("six",), ("seven", "sept"), ("eight", "huit"), ("nine", "neuf"),
+            ("ten", "dix"), ("eleven", "onze"), ("twelve", "douze"), ("thirteen", "treize"),
+            ("fourteen", "quatorze"), ("fifteen", "quinze"), ("sixteen", "seize"),
+            ("seventeen", "dix-sept"), ("eighteen", "dix-huit"), ("nineteen", "dix-neuf"),
+            ("twenty", "vingt"),
+        ]
+    )
+    for word in words
+}  # fmt: skip
+# "One" and "un(e)" are as often articles as numbers: they are read as numbers
+# only in evidence, never required of a claim.
+_ARTICLES = frozenset({"one", "un", "une"})
+_WORD = re.compile(r"[\w-]+")
+
+
+def _numbers(text: str, *, articles: bool) -> list[str]:
+    found = [_number_key(m.group()) for m in _NUMBER.finditer(text)]
+    for match in _WORD.finditer(text):
+        word = fold(match.group())
+        if word in _NUMBER_WORDS and (articles or word not in _ARTICLES):
+            found.append(_NUMBER_WORDS[word])
+    return found
+
+
 def critical_tokens(sentence: str) -> list[str]:
     """What a sentence states that its sources must contain: numbers, designators, names."""
-    tokens: list[str] = []
-    for match in _NUMBER.finditer(sentence):
-        tokens.append(_number_key(match.group()))
+    tokens: list[str] = _numbers(sentence, articles=False)
     for match in _DESIGNATOR.finditer(sentence):
         tokens.append(fold(match.group()))
     words = sentence.split()
@@ -244,6 +272,13 @@ def _content_coverage(claim: str, evidence_folded: str) -> float:
     return found / len(terms)
 
 
+_CERTAIN = re.compile(
+    r"\b(will|certainly|definitely|undoubtedly|confirmed|confirms|certain|certainement|"
+    r"assur[ée]ment|sans aucun doute|confirm[ée]e?s?|confirme|va|vont)\b",
+    re.IGNORECASE,
+)
+
+
 @dataclass(frozen=True)
 class Support:
     """How well a sentence is backed by the passages it cites."""
@@ -268,8 +303,11 @@ def check_support(
     if not evidence:
         return Support(False, 0.0, 0.0, tuple(critical_tokens(claim)))
     joined = " " + fold(" ".join(evidence)) + " "
-    numbers = {_number_key(m.group()) for text in evidence for m in _NUMBER.finditer(text)}
+    numbers = {n for text in evidence for n in _numbers(text, articles=True)}
     missing = tuple(t for t in critical_tokens(claim) if not _contains(joined, numbers, t))
+    # Certainty the sources do not state ("will attack" where they say "could").
+    if _CERTAIN.search(claim) and not _CERTAIN.search(joined):
+        missing += ("certainty not in the source",)
     lexical = _content_coverage(claim, joined)
     semantic = 0.0
     if claim_vector is not None and evidence_vectors is not None and len(evidence_vectors):
