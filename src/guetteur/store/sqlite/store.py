@@ -529,16 +529,7 @@ class SQLiteStore:
     # -------------------------------------------------------------------- cyber
     def add_alerts(self, alerts: Sequence[Alert], marking: Marking, source: str) -> int:
         """Store alerts (one transaction); an alert already stored (same id) is skipped."""
-        # Bulk ingest settings, for this connection (neither touches durability):
-        # alert ids are hashes, so each batch lands all over the primary-key index;
-        # a 64 MiB page cache (SQLite's default is 2 MiB) keeps that index in memory
-        # instead of spilling it to the WAL mid-transaction, and checkpointing every
-        # 64 MiB of WAL rather than every 4 MiB copies each index page to the
-        # database once per few batches instead of once per batch. At 200,000
-        # alerts that halves the bytes written (benchmarks/alerts_speed.py).
         with self._transaction():
-            self._db.execute("PRAGMA cache_size = -65536")
-            self._db.execute("PRAGMA wal_autocheckpoint = 16384")
             marking_id = self._marking_id(marking)
             before = self._db.total_changes
             # executemany: one prepared statement for the whole batch (the hot path
@@ -566,8 +557,6 @@ class SQLiteStore:
         self, events: Sequence[NetworkEvent], marking: Marking, source: str
     ) -> int:
         with self._transaction():
-            self._db.execute("PRAGMA cache_size = -65536")  # bulk settings: see add_alerts
-            self._db.execute("PRAGMA wal_autocheckpoint = 16384")
             marking_id = self._marking_id(marking)
             before = self._db.total_changes
             rows = []
@@ -589,8 +578,6 @@ class SQLiteStore:
         self, events: Sequence[WindowsEvent], marking: Marking, source: str
     ) -> int:
         with self._transaction():
-            self._db.execute("PRAGMA cache_size = -65536")  # bulk settings: see add_alerts
-            self._db.execute("PRAGMA wal_autocheckpoint = 16384")
             marking_id = self._marking_id(marking)
             before = self._db.total_changes
             rows = []
