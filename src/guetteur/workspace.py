@@ -152,7 +152,8 @@ class Workspace:
     ) -> IngestReport:
         options = IngestOptions(source=source, marking=marking, grade=grade, actor=actor.name)
         report = ingest_paths(self.store, paths, options, enricher=self.enricher, on_file=on_file)
-        self.evaluate_watches()
+        if report.ingested:
+            self.evaluate_watches()
         return report
 
     def reindex(self, actor: User, on_document: Callable[[str], None] = lambda d: None) -> int:
@@ -464,7 +465,10 @@ class Workspace:
 
     def _mapper_if_catalogue(self) -> TechniqueMapper | None:
         """The prose mapper when an ATT&CK catalogue is imported, for enrichment."""
-        return self.attack_mapper() if self.store.attack_catalogue() else None
+        records = self.store.attack_catalogue()
+        if not records:
+            return None
+        return TechniqueMapper(Catalogue.from_records(records), cache_dir=self.home / CACHE_DIR)
 
     def attack_mapper(self) -> TechniqueMapper:
         records = self.store.attack_catalogue()

@@ -44,7 +44,7 @@ from guetteur.products.cited import (
     prompt_digest,
     quote_passages,
 )
-from guetteur.search import RankedPassage, query_terms, retrieve_passages
+from guetteur.search import RankedPassage, query_terms, retrieve_passages, term_share
 from guetteur.store import ChunkHit, Store
 
 __all__ = [
@@ -139,14 +139,6 @@ class Answer:
         return " ".join(parts)
 
 
-def _coverage(terms: Sequence[str], text: str) -> float:
-    if not terms:
-        return 0.0
-    words = set(query_terms(text))
-    stems = {w[:5] for w in words if len(w) >= 5}
-    return sum(1 for t in terms if t in words or (len(t) >= 5 and t[:5] in stems)) / len(terms)
-
-
 def rank_sentences(
     query: str, passages: Sequence[RankedPassage], query_vector: npt.NDArray[np.float32]
 ) -> list[Candidate]:
@@ -162,7 +154,8 @@ def rank_sentences(
     names = identifiers(query)
     candidates = []
     for (rank, passage, span), vector in zip(spans, vectors, strict=True):
-        similarity, coverage = float(vector @ query_vector), _coverage(terms, span.text)
+        coverage = term_share(terms, span.text, stems=True) if terms else 0.0
+        similarity = float(vector @ query_vector)
         score = similarity + 0.5 * coverage
         # Names and designators cross languages unchanged: a sentence holding every
         # one the question names ("Krasukha-4", "GREYFOX") is about the same thing.

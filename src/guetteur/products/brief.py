@@ -142,6 +142,7 @@ class _Extract:
     context: npt.NDArray[np.float32]  # embedding of the passage it sits in (stored at ingest)
     names: list[tuple[str, str, str]]  # (entity id, name, type) named in the sentence
     score: float = 0.0
+    theme: str | None = None  # cyber, logistics, assessment, gaps, or none
     vector: npt.NDArray[np.float32] | None = None  # its own, computed once it is in the running
     also: list[_Extract] = field(default_factory=list)  # other reports saying the same
 
@@ -189,12 +190,11 @@ def _extracts(store: Store, clearance: Clearance, documents: Sequence[Document])
     ingest: embedding every sentence of a period would cost seconds per
     hundred; only those still in the running are embedded (see `_pick`).
     """
-    wanted = {d.id for d in documents}
+    wanted = sorted({d.id for d in documents})
     passages: dict[str, list[tuple[int, int, npt.NDArray[np.float32]]]] = defaultdict(list)
-    for hit, vector in store.chunks_after(0, clearance):
-        if hit.doc_id in wanted:
-            passages[hit.doc_id].append((hit.start, hit.end, vector))
-    mentions = store.document_mentions(sorted(wanted), clearance)
+    for hit, vector in store.chunks_after(0, clearance, doc_ids=wanted):
+        passages[hit.doc_id].append((hit.start, hit.end, vector))
+    mentions = store.document_mentions(wanted, clearance)
     by_doc: dict[str, list[tuple[int, int, str, str, str]]] = defaultdict(list)
     for m in mentions:
         by_doc[m.doc_id].append((m.start, m.end, m.entity_id, m.name, m.type))
@@ -214,7 +214,9 @@ def _extracts(store: Store, clearance: Clearance, documents: Sequence[Document])
                 (v for start, end, v in passages[doc.id] if start <= span.start < end), None
             )
             if context is not None:
-                extracts.append(_Extract(doc, span.start, span.end, span.text, context, names))
+                extract = _Extract(doc, span.start, span.end, span.text, context, names)
+                extract.theme = _theme(extract)
+                extracts.append(extract)
     return extracts
 
 
@@ -285,7 +287,7 @@ def _grouped(
     for extract in extracts:
         for entity, name, kind in extract.names:
             # Cyber, logistics, assessment and gaps keep their own sentences.
-            if _theme(extract) is not None or id(extract) in taken:
+            if extract.theme is not None or id(extract) in taken:
                 continue
             if kind in types and fold(name) not in _FRAME_NAMES:
                 members[entity].append(extract)
@@ -301,7 +303,9 @@ def _grouped(
     return groups
 
 
-def _statement(extract: _Extract, clearance: Clearance, language: str) -> Statement:
+def _statement(
+    extract: _Extract, clearance: Clearance, language: str, numbers: dict[str, int]
+) -> Statement:
     documents = extract.documents
     grades = tuple(sorted({str(d.grade) for d in documents if d.grade}))
     note = ""
@@ -309,7 +313,7 @@ def _statement(extract: _Extract, clearance: Clearance, language: str) -> Statem
         note = _QUOTED[language]
     return Statement(
         extract.text,
-        tuple(range(len(documents))),  # renumbered against the brief's sources later
+        tuple(numbers[d.id] for d in documents),
         product_marking((d.marking for d in documents), clearance),
         grades,
         extract.doc.language,
@@ -346,9 +350,8 @@ def write_brief(
 
     themed: dict[str, list[_Extract]] = defaultdict(list)
     for extract in extracts:
-        theme = _theme(extract)
-        if theme:
-            themed[theme].append(extract)
+        if extract.theme:
+            themed[extract.theme].append(extract)
     taken: set[int] = set()
     raw_sections: list[tuple[str, list[_Extract]]] = []
     for key in FORMATS[form]:
@@ -356,7 +359,7 @@ def write_brief(
         if key in ("cyber", "logistics", "assessment", "gaps"):
             raw_sections.append((heading, _pick(themed[key], PER_SECTION[key], taken)))
         elif key == "general":
-            unthemed = [e for e in extracts if _theme(e) is None]
+            unthemed = [e for e in extracts if e.theme is None]
             raw_sections.append((heading, _pick(unthemed, PER_SECTION[key], taken)))
         elif key == "chronology":
             timed = [e for e in extracts if e.doc.reported_at is not None]
@@ -385,9 +388,7 @@ def write_brief(
     model_id: str | None = None
     sections: list[Section] = []
     for heading, picked in raw_sections:
-        statements = [
-            _renumbered(_statement(e, clearance, language), e, source_numbers) for e in picked
-        ]
+        statements = [_statement(e, clearance, language, source_numbers) for e in picked]
         if model is not None and picked:
             rewritten, lost, model_id = _rewrite(
                 heading, picked, language, clearance, source_numbers, model, record
@@ -403,17 +404,6 @@ def write_brief(
         tuple(sorted(releasable_to)), tuple(sections), tuple(sources),
         "model" if model_id else "extractive", model_id, tuple(dropped), len(documents),
     )  # fmt: skip
-
-
-def _renumbered(statement: Statement, extract: _Extract, numbers: dict[str, int]) -> Statement:
-    return Statement(
-        statement.text,
-        tuple(numbers[d.id] for d in extract.documents),
-        statement.marking,
-        statement.grades,
-        statement.language,
-        statement.note,
-    )
 
 
 _REWRITE = {

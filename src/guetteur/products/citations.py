@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from guetteur._text import fold
-from guetteur.search.hybrid import query_terms
+from guetteur.search.hybrid import query_terms, term_share
 from guetteur.security.markings import is_banner_line
 
 __all__ = [
@@ -261,17 +261,6 @@ def _contains(haystack_folded: str, haystack_numbers: set[str], token: str) -> b
     return False
 
 
-def _content_coverage(claim: str, evidence_folded: str) -> float:
-    terms = query_terms(claim)
-    if not terms:
-        return 0.0
-    words = set(evidence_folded.split())
-    # A shared stem of five letters counts: "renforcé"/"renforcement", "crossed"/"crossing".
-    stems = {w[:5] for w in words if len(w) >= 5}
-    found = sum(1 for t in terms if t in words or (len(t) >= 5 and t[:5] in stems))
-    return found / len(terms)
-
-
 _CERTAIN = re.compile(
     r"\b(will|certainly|definitely|undoubtedly|confirmed|confirms|certain|certainement|"
     r"assur[ée]ment|sans aucun doute|confirm[ée]e?s?|confirme|va|vont)\b",
@@ -308,7 +297,8 @@ def check_support(
     # Certainty the sources do not state ("will attack" where they say "could").
     if _CERTAIN.search(claim) and not _CERTAIN.search(joined):
         missing += ("certainty not in the source",)
-    lexical = _content_coverage(claim, joined)
+    terms = query_terms(claim)
+    lexical = term_share(terms, joined, stems=True) if terms else 0.0
     semantic = 0.0
     if claim_vector is not None and evidence_vectors is not None and len(evidence_vectors):
         semantic = float(np.max(evidence_vectors @ claim_vector))

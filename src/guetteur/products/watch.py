@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from guetteur.enrich.embeddings import embed
 from guetteur.model import Clearance, Marking
@@ -50,13 +51,20 @@ def _reason(similarity: float, shared: Sequence[str]) -> str:
 
 
 def evaluate_requirement(
-    store: Store, requirement: Requirement, clearance: Clearance
+    store: Store,
+    requirement: Requirement,
+    clearance: Clearance,
+    target: npt.NDArray[np.float32] | None = None,
 ) -> list[WatchHit]:
-    """Evaluate `requirement` on the passages stored since it was last evaluated; record hits."""
+    """Evaluate `requirement` on the passages stored since it was last evaluated; record hits.
+
+    `target` is the requirement's embedding, when the caller already has it.
+    """
     new = store.chunks_after(requirement.last_chunk_id, clearance)
     last_seen = max((hit.chunk_id for hit, _ in new), default=requirement.last_chunk_id)
     terms = query_terms(requirement.text)
-    target = embed([requirement.text])[0]
+    if target is None:
+        target = embed([requirement.text])[0]
     hits: list[WatchHit] = []
     for hit, vector in new:
         similarity = float(np.asarray(vector) @ target)
@@ -74,7 +82,8 @@ def evaluate_requirement(
 
 def report_requirement(store: Store, requirement: Requirement, clearance: Clearance) -> WatchRun:
     """What matched `requirement` since it was last reported, with a cited digest."""
-    evaluate_requirement(store, requirement, clearance)
+    target = embed([requirement.text])[0]
+    evaluate_requirement(store, requirement, clearance, target)
     hits = store.watch_hits(requirement.id, clearance, since=requirement.last_run_at)
     store.mark_reported(requirement.id)
     if not hits:
@@ -87,7 +96,7 @@ def report_requirement(store: Store, requirement: Requirement, clearance: Cleara
         ),
         key=lambda p: -p.score,
     )
-    candidates = rank_sentences(requirement.text, passages[:8], embed([requirement.text])[0])
+    candidates = rank_sentences(requirement.text, passages[:8], target)
     digest: list[Candidate] = []
     for candidate in candidates:
         if len(digest) == DIGEST_SENTENCES:

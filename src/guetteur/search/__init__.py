@@ -7,6 +7,7 @@ from guetteur.search.hybrid import (
     hybrid_search,
     query_terms,
     retrieve_passages,
+    term_share,
 )
 
 __all__ = [
@@ -16,4 +17,5 @@ __all__ = [
     "hybrid_search",
     "query_terms",
     "retrieve_passages",
+    "term_share",
 ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from guetteur.enrich.embeddings import embed
@@ -26,6 +27,7 @@ __all__ = [
     "hybrid_search",
     "query_terms",
     "retrieve_passages",
+    "term_share",
 ]
 
 # Reciprocal rank fusion constant (Cormack et al., 2009): damps the head of each list.
@@ -105,11 +107,18 @@ def _snippet(hit: ChunkHit, terms: list[str]) -> str:
     return ("…" if start else "") + text[start:end].strip() + ("…" if end < len(text) else "")
 
 
-def _share(terms: list[str], text: str) -> float:
+def term_share(terms: Sequence[str], text: str, *, stems: bool = False) -> float:
+    """Share of `terms` (from `query_terms`) found among the words of `text`.
+
+    With `stems`, a shared first five letters also counts ("renforcé" /
+    "renforcement", "crossed" / "crossing"). No terms: 1.0 (nothing to miss).
+    """
     if not terms:
         return 1.0
     words = set(query_terms(text))
-    return sum(1 for term in terms if term in words) / len(terms)
+    prefixes = {w[:5] for w in words if len(w) >= 5} if stems else set()
+    found = sum(1 for t in terms if t in words or (len(t) >= 5 and t[:5] in prefixes))
+    return found / len(terms)
 
 
 @dataclass(frozen=True)
@@ -140,7 +149,7 @@ def retrieve_passages(
             # A full-text hit counts by the share of the question's words it holds:
             # one shared word ("port", "week") across languages is chance, not a
             # match (benchmarks/retrieval_quality.py).
-            weight = _share(terms, hit.text) if weigh else 1.0
+            weight = term_share(terms, hit.text) if weigh else 1.0
             fused[hit.chunk_id] = fused.get(hit.chunk_id, 0.0) + weight / (RRF_K + rank + 1)
             hits.setdefault(hit.chunk_id, hit)
     ordered = sorted(fused.items(), key=lambda pair: (-pair[1], pair[0]))

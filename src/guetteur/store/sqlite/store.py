@@ -761,14 +761,22 @@ class SQLiteStore:
         ).fetchall()
         return self._hits(rows)
 
-    def chunks_after(self, chunk_id: int, clearance: Clearance) -> list[tuple[ChunkHit, Vector]]:
-        """Readable passages stored after `chunk_id`, with their embeddings, in id order."""
+    def chunks_after(
+        self, chunk_id: int, clearance: Clearance, doc_ids: Sequence[str] | None = None
+    ) -> list[tuple[ChunkHit, Vector]]:
+        """Readable passages stored after `chunk_id` (of `doc_ids` only, when given),
+        with their embeddings, in id order."""
         readable = json.dumps(self.readable_marking_ids(clearance))
+        only, params = "", [chunk_id, readable]
+        if doc_ids is not None:
+            only = "AND c.doc_id IN (SELECT value FROM json_each(?)) "
+            params.append(json.dumps(list(doc_ids)))
         rows = self._db.execute(
             f"SELECT {self._HIT_COLUMNS}, 0.0, c.embedding "
             "FROM chunks c JOIN documents d ON d.id = c.doc_id "
-            "WHERE c.id > ? AND c.marking_id IN (SELECT value FROM json_each(?)) ORDER BY c.id",
-            (chunk_id, readable),
+            "WHERE c.id > ? AND c.marking_id IN (SELECT value FROM json_each(?)) "
+            f"{only}ORDER BY c.id",
+            params,
         ).fetchall()
         hits = self._hits([row[:-1] for row in rows])
         return [
