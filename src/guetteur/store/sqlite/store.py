@@ -9,7 +9,9 @@ readable marking ids inside the SQL statement, before ORDER BY and LIMIT.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import secrets
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -84,6 +86,7 @@ class SQLiteStore:
         migrate(self._db)
         self._marking_ids: dict[str, int] = {}
         self._markings: dict[int, Marking] = {}
+        self._id_key = self._workspace_id_key()
 
     def close(self) -> None:
         self._db.close()
@@ -94,6 +97,34 @@ class SQLiteStore:
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db, self._lock)
+
+    # ---------------------------------------------------------------------- ids
+    def _workspace_id_key(self) -> bytes:
+        """The workspace's secret for opaque ids, made once when the store is new."""
+        with self._transaction():
+            row = self._one("SELECT value FROM settings WHERE key = 'id_secret'")
+            if row is None:
+                value = secrets.token_hex(32)
+                self._db.execute("INSERT INTO settings(key, value) VALUES ('id_secret', ?)", (value,))
+                return bytes.fromhex(value)
+        return bytes.fromhex(row[0])
+
+    def set_id_secret(self, value: str) -> None:
+        """Replace the id secret of an empty store (twin workspaces in tests share one)."""
+        if self._one("SELECT 1 FROM documents LIMIT 1") is not None:
+            raise WorkspaceError("the id secret of a store that holds documents cannot change")
+        self.set_setting("id_secret", value)
+        self._id_key = bytes.fromhex(value)
+
+    def opaque_id(self, kind: str, *parts: str) -> str:
+        """An id nobody can compute or confirm without the workspace's secret.
+
+        Keyed (HMAC-SHA256), never a bare content hash or a running number: a
+        guessed text or name cannot be confirmed offline, and a gap in a sequence
+        reveals nothing about records the reader may not see.
+        """
+        message = "\x1f".join((kind, *parts)).encode("utf-8")
+        return hmac.new(self._id_key, message, hashlib.sha256).hexdigest()[:20]
 
     # ------------------------------------------------------------- settings/users
     def get_setting(self, key: str) -> str | None:
