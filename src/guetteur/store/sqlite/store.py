@@ -9,11 +9,9 @@ readable marking ids inside the SQL statement, before ORDER BY and LIMIT.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
-import secrets
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,13 +20,10 @@ import numpy as np
 import orjson
 
 from guetteur._exceptions import NotFoundError, UnknownUserError, WorkspaceError
-from guetteur._text import fold as fold_name
 from guetteur.model import (
     Alert,
     Clearance,
     Document,
-    EntityRef,
-    Event,
     Grade,
     Indicator,
     Level,
@@ -38,16 +33,10 @@ from guetteur.model import (
     WindowsEvent,
 )
 from guetteur.security.audit import GENESIS, AuditRow, chain_hash, verify_chain
-from guetteur.security.markings import may_read, parse_marking
+from guetteur.security.markings import parse_marking
 from guetteur.store.base import (
-    BBox,
     ChunkHit,
-    DocumentMention,
     DocumentStats,
-    EntityDetail,
-    EntitySummary,
-    EventRow,
-    MentionRow,
     NewDocument,
     Requirement,
     StoredAlert,
@@ -55,28 +44,15 @@ from guetteur.store.base import (
     Vector,
     WatchHit,
 )
+from guetteur.store.sqlite._common import iso, iso_default, now
 from guetteur.store.sqlite._connect import IntegrityError, connect
+from guetteur.store.sqlite.entities import EntityStore
 from guetteur.store.sqlite.schema import migrate
 
 __all__ = ["SQLiteStore"]
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
-
-
-def _iso_default(value: object) -> str:
-    """json.dumps default: datetimes as ISO 8601 UTC."""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value is not None else None
-
-
-class SQLiteStore:
+class SQLiteStore(EntityStore):
     """A workspace's records in one SQLite file."""
 
     def __init__(self, path: Path | str) -> None:
@@ -90,41 +66,6 @@ class SQLiteStore:
 
     def close(self) -> None:
         self._db.close()
-
-    # ------------------------------------------------------------------ helpers
-    def _one(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Any:
-        return self._db.execute(sql, params).fetchone()
-
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._db, self._lock)
-
-    # ---------------------------------------------------------------------- ids
-    def _workspace_id_key(self) -> bytes:
-        """The workspace's secret for opaque ids, made once when the store is new."""
-        with self._transaction():
-            row = self._one("SELECT value FROM settings WHERE key = 'id_secret'")
-            if row is None:
-                value = secrets.token_hex(32)
-                self._db.execute("INSERT INTO settings(key, value) VALUES ('id_secret', ?)", (value,))
-                return bytes.fromhex(value)
-        return bytes.fromhex(row[0])
-
-    def set_id_secret(self, value: str) -> None:
-        """Replace the id secret of an empty store (twin workspaces in tests share one)."""
-        if self._one("SELECT 1 FROM documents LIMIT 1") is not None:
-            raise WorkspaceError("the id secret of a store that holds documents cannot change")
-        self.set_setting("id_secret", value)
-        self._id_key = bytes.fromhex(value)
-
-    def opaque_id(self, kind: str, *parts: str) -> str:
-        """An id nobody can compute or confirm without the workspace's secret.
-
-        Keyed (HMAC-SHA256), never a bare content hash or a running number: a
-        guessed text or name cannot be confirmed offline, and a gap in a sequence
-        reveals nothing about records the reader may not see.
-        """
-        message = "\x1f".join((kind, *parts)).encode("utf-8")
-        return hmac.new(self._id_key, message, hashlib.sha256).hexdigest()[:20]
 
     # ------------------------------------------------------------- settings/users
     def get_setting(self, key: str) -> str | None:
@@ -150,7 +91,7 @@ class SQLiteStore:
                     int(clearance.level),
                     clearance.nationality,
                     json.dumps(sorted(clearance.caveats)),
-                    _now(),
+                    now(),
                 ),
             )
 
@@ -171,32 +112,6 @@ class SQLiteStore:
         return [_user(row) for row in rows]
 
     # ---------------------------------------------------------- markings/sources
-    def _marking(self, marking_id: int) -> Marking:
-        if marking_id not in self._markings:
-            self._load_markings()
-        return self._markings[marking_id]
-
-    def _load_markings(self) -> None:
-        for marking_id, canonical in self._db.execute("SELECT id, canonical FROM markings"):
-            self._markings[marking_id] = parse_marking(canonical)
-            self._marking_ids[canonical] = marking_id
-
-    def _marking_id(self, marking: Marking) -> int:
-        """Intern a marking (inside the caller's transaction)."""
-        canonical = str(marking)
-        if canonical not in self._marking_ids:
-            self._db.execute("INSERT OR IGNORE INTO markings(canonical) VALUES (?)", (canonical,))
-            (marking_id,) = self._one("SELECT id FROM markings WHERE canonical = ?", (canonical,))
-            self._marking_ids[canonical] = marking_id
-            self._markings[marking_id] = marking
-        return self._marking_ids[canonical]
-
-    def readable_marking_ids(self, clearance: Clearance) -> list[int]:
-        # Markings are few (dozens); deciding each with may_read keeps one access
-        # rule in Python, and the ids then go into every query's WHERE clause.
-        self._load_markings()
-        return sorted(mid for mid, m in self._markings.items() if may_read(clearance, m))
-
     def source_default_marking(self, source: str) -> Marking | None:
         row = self._one(
             "SELECT m.canonical FROM sources s JOIN markings m ON m.id = s.default_marking_id "
@@ -243,8 +158,8 @@ class SQLiteStore:
                         str(doc.grade) if doc.grade else None,
                         doc.source,
                         doc.origin,
-                        _iso(doc.ingested_at),
-                        _iso(doc.reported_at),
+                        iso(doc.ingested_at),
+                        iso(doc.reported_at),
                         json.dumps(dict(doc.metadata), ensure_ascii=False),
                     ),
                 )
@@ -270,214 +185,6 @@ class SQLiteStore:
                 self._insert_enrichment(doc.id, marking_id, item.entities, item.events)
                 added.append(doc.id)
         return added
-
-    # ---------------------------------------------------------- entities/events
-    def entity_keys(self) -> list[tuple[str, str]]:
-        return [(t, k) for t, k in self._db.execute("SELECT type, key FROM entities")]
-
-    def replace_enrichment(
-        self, doc_id: str, entities: Sequence[EntityRef], events: Sequence[Event]
-    ) -> None:
-        """Swap a document's mentions and events for new ones (reindex), atomically."""
-        with self._transaction():
-            row = self._one("SELECT marking_id FROM documents WHERE id = ?", (doc_id,))
-            if row is None:
-                raise NotFoundError(f"no document {doc_id!r}")
-            self._db.execute("DELETE FROM mentions WHERE doc_id = ?", (doc_id,))
-            self._db.execute("DELETE FROM events WHERE doc_id = ?", (doc_id,))
-            self._insert_enrichment(doc_id, row[0], entities, events)
-            # Entities no document mentions any more would linger as names without
-            # evidence; drop them.
-            self._db.execute(
-                "DELETE FROM entities WHERE id NOT IN (SELECT entity_id FROM mentions) "
-                "AND id NOT IN (SELECT entity_id FROM event_participants) "
-                "AND id NOT IN (SELECT place_entity_id FROM events "
-                "WHERE place_entity_id IS NOT NULL)"
-            )
-
-    def _upsert_entity(self, ref: EntityRef) -> None:
-        canonical = ref.name if (ref.geonameid is not None or ref.mention.canonical) else None
-        self._db.execute(
-            "INSERT INTO entities(id, type, key, canonical, lat, lon, geonameid) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
-            "canonical = COALESCE(entities.canonical, excluded.canonical), "
-            "lat = COALESCE(entities.lat, excluded.lat), "
-            "lon = COALESCE(entities.lon, excluded.lon), "
-            "geonameid = COALESCE(entities.geonameid, excluded.geonameid)",
-            (ref.entity_id, ref.type, ref.key, canonical, ref.lat, ref.lon, ref.geonameid),
-        )
-
-    def _insert_enrichment(
-        self, doc_id: str, marking_id: int, entities: Sequence[EntityRef], events: Sequence[Event]
-    ) -> None:
-        for ref in entities:
-            self._upsert_entity(ref)
-            self._db.execute(
-                "INSERT INTO mentions(entity_id, doc_id, marking_id, start, end, text, source) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    ref.entity_id,
-                    doc_id,
-                    marking_id,
-                    ref.mention.start,
-                    ref.mention.end,
-                    ref.mention.text,
-                    ref.mention.source,
-                ),
-            )
-        for event in events:
-            if event.place is not None:
-                self._upsert_entity(event.place)
-            cursor = self._db.execute(
-                "INSERT INTO events(doc_id, marking_id, kind, what, start, end, at, lat, lon, "
-                "place_entity_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    doc_id,
-                    marking_id,
-                    event.kind,
-                    event.what,
-                    event.start,
-                    event.end,
-                    _iso(event.when),
-                    event.lat,
-                    event.lon,
-                    event.place.entity_id if event.place else None,
-                    json.dumps(event.detail, ensure_ascii=False),
-                ),
-            )
-            for ref in {p.entity_id: p for p in event.participants}.values():
-                self._upsert_entity(ref)
-                self._db.execute(
-                    "INSERT OR IGNORE INTO event_participants(event_id, entity_id) VALUES (?, ?)",
-                    (cursor.lastrowid, ref.entity_id),
-                )
-
-    # An entity's name for a reader: its canonical name when the lexicon or the
-    # gazetteer gave one, else the surface form most often seen in documents
-    # *that reader* may read — never a spelling taken from a document they may not.
-    _ENTITY_SUMMARY = """
-        SELECT e.id,
-               COALESCE(e.canonical, (
-                   SELECT m2.text FROM mentions m2
-                   WHERE m2.entity_id = e.id
-                     AND m2.marking_id IN (SELECT value FROM json_each(:readable))
-                   GROUP BY m2.text ORDER BY COUNT(*) DESC, m2.text LIMIT 1)) AS name,
-               e.type, COUNT(*) AS mentions, COUNT(DISTINCT m.doc_id) AS documents, e.lat, e.lon
-        FROM entities e JOIN mentions m ON m.entity_id = e.id
-        WHERE m.marking_id IN (SELECT value FROM json_each(:readable)) {where}
-        GROUP BY e.id
-    """
-
-    def _summaries(self, rows: Iterable[Sequence[Any]]) -> list[EntitySummary]:
-        return [EntitySummary(*row) for row in rows]
-
-    def list_entities(
-        self, clearance: Clearance, entity_type: str | None = None
-    ) -> list[EntitySummary]:
-        readable = json.dumps(self.readable_marking_ids(clearance))
-        where = "AND e.type = :type" if entity_type else ""
-        rows = self._db.execute(
-            self._ENTITY_SUMMARY.format(where=where) + " ORDER BY mentions DESC, name",
-            {"readable": readable, "type": entity_type},
-        )
-        return self._summaries(rows)
-
-    def get_entity(self, name_or_id: str, clearance: Clearance) -> EntityDetail:
-        """An entity by id, canonical name or any readable alias (accents and case folded)."""
-        readable = json.dumps(self.readable_marking_ids(clearance))
-        params = {"readable": readable, "needle": name_or_id}
-        found = self._db.execute(
-            self._ENTITY_SUMMARY.format(where="AND e.id = :needle"), params
-        ).fetchall()
-        if not found:
-            folded = fold_name(name_or_id)
-            candidates = self._db.execute(
-                "SELECT DISTINCT e.id, e.canonical, m.text FROM entities e "
-                "JOIN mentions m ON m.entity_id = e.id "
-                "WHERE m.marking_id IN (SELECT value FROM json_each(?))",
-                (readable,),
-            ).fetchall()
-            ids = [
-                entity
-                for entity, canonical, text in candidates
-                if folded in (fold_name(canonical or ""), fold_name(text))
-            ]
-            if ids:
-                # The most mentioned entity wins when one name designates several.
-                found = self._db.execute(
-                    self._ENTITY_SUMMARY.format(
-                        where="AND e.id IN (SELECT value FROM json_each(:ids))"
-                    )
-                    + " ORDER BY mentions DESC LIMIT 1",
-                    {**params, "ids": json.dumps(ids)},
-                ).fetchall()
-        if not found:
-            raise NotFoundError(f"no entity {name_or_id!r}")
-        (summary,) = self._summaries(found)
-        mention_rows = self._db.execute(
-            "SELECT doc_id, text, start, end, marking_id FROM mentions WHERE entity_id = ? "
-            "AND marking_id IN (SELECT value FROM json_each(?)) ORDER BY doc_id, start",
-            (summary.id, readable),
-        ).fetchall()
-        mentions = [
-            MentionRow(doc, text, start, end, self._marking(mid))
-            for doc, text, start, end, mid in mention_rows
-        ]
-        aliases = sorted({m.text for m in mentions} | {summary.name})
-        cooccurring = self._db.execute(
-            self._ENTITY_SUMMARY.format(
-                where="AND m.doc_id IN (SELECT doc_id FROM mentions WHERE entity_id = :id "
-                "AND marking_id IN (SELECT value FROM json_each(:readable))) AND e.id != :id"
-            )
-            + " ORDER BY documents DESC, mentions DESC, name LIMIT 20",
-            {"readable": readable, "id": summary.id},
-        )
-        return EntityDetail(summary, aliases, mentions, self._summaries(cooccurring))
-
-    def list_events(
-        self, clearance: Clearance, since: datetime | None = None, bbox: BBox | None = None
-    ) -> list[EventRow]:
-        readable = json.dumps(self.readable_marking_ids(clearance))
-        clauses = ["ev.marking_id IN (SELECT value FROM json_each(:readable))"]
-        params: dict[str, Any] = {"readable": readable}
-        if since is not None:
-            clauses.append("ev.at >= :since")
-            params["since"] = _iso(since)
-        if bbox is not None:
-            clauses.append("ev.lon BETWEEN :west AND :east AND ev.lat BETWEEN :south AND :north")
-            params.update(zip(("west", "south", "east", "north"), bbox, strict=True))
-        rows = self._db.execute(
-            "SELECT ev.id, ev.doc_id, ev.kind, ev.what, ev.start, ev.end, ev.at, ev.lat, ev.lon, "
-            "e.canonical, ev.marking_id, ev.detail FROM events ev "
-            "LEFT JOIN entities e ON e.id = ev.place_entity_id "
-            f"WHERE {' AND '.join(clauses)} ORDER BY ev.at IS NULL, ev.at, ev.id",
-            params,
-        ).fetchall()
-        events: list[EventRow] = []
-        for event_id, doc, kind, what, start, end, at, lat, lon, place, mid, detail in rows:
-            participants = [
-                (entity, self._entity_name(entity, readable), entity_type)
-                for entity, entity_type in self._db.execute(
-                    "SELECT p.entity_id, e.type FROM event_participants p "
-                    "JOIN entities e ON e.id = p.entity_id WHERE p.event_id = ? ORDER BY e.type",
-                    (event_id,),
-                )
-            ]
-            events.append(
-                EventRow(
-                    event_id, doc, kind, what, start, end,
-                    datetime.fromisoformat(at) if at else None, lat, lon, place,
-                    participants, self._marking(mid), json.loads(detail),
-                )
-            )  # fmt: skip
-        return events
-
-    def _entity_name(self, entity_id: str, readable: str) -> str:
-        row = self._one(
-            self._ENTITY_SUMMARY.format(where="AND e.id = :id"),
-            {"readable": readable, "id": entity_id},
-        )
-        return str(row[1]) if row else entity_id
 
     def _document(self, row: Sequence[Any]) -> Document:
         (doc_id, sha, title, text, language, marking_id, grade, source, origin, ingested,
@@ -573,7 +280,7 @@ class SQLiteStore:
                 [
                     (
                         # Alert times are UTC already; _iso only for one that is not.
-                        a.id, a.time.isoformat() if a.time.tzinfo is UTC else _iso(a.time),
+                        a.id, a.time.isoformat() if a.time.tzinfo is UTC else iso(a.time),
                         a.detector, a.signature, a.rule_id, int(a.severity),
                         a.host, a.src, a.src_port, a.dst, a.dst_port, a.protocol, a.flow_id,
                         a.category, orjson.dumps(a.techniques).decode() if a.techniques else "[]",
@@ -596,7 +303,7 @@ class SQLiteStore:
                 # a re-ingest after an upgrade must find the events it stored before.
                 data = json.dumps(e.data, ensure_ascii=False, sort_keys=True, default=str)
                 event_id = hashlib.sha256(data.encode()).hexdigest()[:16]
-                rows.append((event_id, _iso(e.time), e.event_type, e.flow_id, e.src, e.dst, data,
+                rows.append((event_id, iso(e.time), e.event_type, e.flow_id, e.src, e.dst, data,
                              source, marking_id))  # fmt: skip
             self._db.executemany(
                 "INSERT OR IGNORE INTO network_events(id, time, event_type, flow_id, src, dst, "
@@ -615,9 +322,9 @@ class SQLiteStore:
             for e in events:
                 # Stdlib encoder kept: the id hashes these bytes (see add_network_events).
                 data = json.dumps(e.data, ensure_ascii=False, sort_keys=True, default=str)
-                identity = f"{e.computer}|{e.channel}|{e.record_id}|{_iso(e.time)}|{data}"
+                identity = f"{e.computer}|{e.channel}|{e.record_id}|{iso(e.time)}|{data}"
                 event_id = hashlib.sha256(identity.encode()).hexdigest()[:16]
-                rows.append((event_id, _iso(e.time), e.channel, e.provider, e.event_id,
+                rows.append((event_id, iso(e.time), e.channel, e.provider, e.event_id,
                              e.computer, e.record_id, data, source, marking_id))  # fmt: skip
             self._db.executemany(
                 "INSERT OR IGNORE INTO windows_events(id, time, channel, provider, event_id, "
@@ -652,7 +359,7 @@ class SQLiteStore:
         params: dict[str, Any] = {"readable": readable, "limit": -1 if limit is None else limit}
         if since is not None:
             clauses.append("time >= :since")
-            params["since"] = _iso(since)
+            params["since"] = iso(since)
         if rule_id is not None:
             clauses.append("rule_id = :rule_id")
             params["rule_id"] = rule_id
@@ -704,7 +411,7 @@ class SQLiteStore:
                         indicator.value,
                         indicator.origin,
                         source,
-                        json.dumps(record, default=_iso_default, ensure_ascii=False),
+                        json.dumps(record, default=iso_default, ensure_ascii=False),
                         marking_id,
                     ),
                 )
@@ -825,19 +532,6 @@ class SQLiteStore:
         ).fetchall()
         return self._hits(rows)
 
-    def document_mentions(
-        self, doc_ids: Sequence[str], clearance: Clearance
-    ) -> list[DocumentMention]:
-        readable = json.dumps(self.readable_marking_ids(clearance))
-        rows = self._db.execute(
-            "SELECT m.doc_id, e.id, COALESCE(e.canonical, m.text), e.type, m.start, m.end "
-            "FROM mentions m JOIN entities e ON e.id = m.entity_id "
-            "WHERE m.doc_id IN (SELECT value FROM json_each(?)) "
-            "AND m.marking_id IN (SELECT value FROM json_each(?)) ORDER BY m.doc_id, m.start",
-            (json.dumps(list(doc_ids)), readable),
-        ).fetchall()
-        return [DocumentMention(*row) for row in rows]
-
     # -------------------------------------------------------------------- watch
     _REQUIREMENT_COLUMNS = "id, owner, name, text, created_at, last_chunk_id, last_run_at"
 
@@ -854,7 +548,7 @@ class SQLiteStore:
             try:
                 self._db.execute(
                     "INSERT INTO requirements(owner, name, text, created_at) VALUES (?, ?, ?, ?)",
-                    (owner, name, text, _now()),
+                    (owner, name, text, now()),
                 )
             except IntegrityError as error:
                 raise WorkspaceError(f"{owner} already has a requirement named {name!r}") from error
@@ -876,7 +570,7 @@ class SQLiteStore:
     def record_watch_run(
         self, requirement_id: int, hits: Sequence[WatchHit], last_chunk_id: int
     ) -> None:
-        now = _now()
+        found_at = now()
         with self._transaction():
             self._db.executemany(
                 "INSERT OR IGNORE INTO watch_hits"
@@ -884,7 +578,7 @@ class SQLiteStore:
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
                     (requirement_id, h.chunk_id, h.doc_id, self._marking_id(h.marking),
-                     h.score, h.reason, now)
+                     h.score, h.reason, found_at)
                     for h in hits
                 ],
             )  # fmt: skip
@@ -896,7 +590,7 @@ class SQLiteStore:
     def mark_reported(self, requirement_id: int) -> None:
         with self._transaction():
             self._db.execute(
-                "UPDATE requirements SET last_run_at = ? WHERE id = ?", (_now(), requirement_id)
+                "UPDATE requirements SET last_run_at = ? WHERE id = ?", (now(), requirement_id)
             )
 
     def watch_hits(
@@ -907,7 +601,7 @@ class SQLiteStore:
             "SELECT requirement_id, chunk_id, doc_id, marking_id, score, reason, found_at "
             "FROM watch_hits WHERE requirement_id = ? AND found_at > ? "
             "AND marking_id IN (SELECT value FROM json_each(?)) ORDER BY found_at, score DESC",
-            (requirement_id, _iso(since) if since else "", readable),
+            (requirement_id, iso(since) if since else "", readable),
         ).fetchall()
         return [
             WatchHit(rid, cid, doc, self._marking(mid), score, reason,
@@ -921,7 +615,7 @@ class SQLiteStore:
         with self._transaction():
             head = self._one("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
             row_id, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
-            at = _now()
+            at = now()
             digest = chain_hash(prev, row_id, at, actor, action, detail)
             self._db.execute(
                 "INSERT INTO audit(id, at, actor, action, detail, prev_hash, hash) "
@@ -948,26 +642,6 @@ class SQLiteStore:
         count = int(self.get_setting("audit_head_count") or 0)
         head = self.get_setting("audit_head_hash") or GENESIS
         return verify_chain(self.audit_rows(), count, head), head
-
-
-class _Transaction:
-    """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any error; re-entrant within a thread."""
-
-    def __init__(self, db: Any, lock: threading.RLock) -> None:
-        self._db, self._lock = db, lock
-
-    def __enter__(self) -> None:
-        self._lock.acquire()
-        self._outer = not self._db.in_transaction
-        if self._outer:
-            self._db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, kind: object, error: object, trace: object) -> None:
-        try:
-            if self._outer:
-                self._db.execute("COMMIT" if kind is None else "ROLLBACK")
-        finally:
-            self._lock.release()
 
 
 def _user(row: Sequence[Any]) -> User:
