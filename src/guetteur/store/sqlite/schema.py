@@ -236,6 +236,63 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX watch_hits_requirement ON watch_hits(requirement_id, found_at);
     """,
+    # 5 → 6: noninterference (issue 9). Passages keep their own text, so ranked
+    # reads never load a whole document; users get a role; the same content may
+    # be held at several markings (a lower copy is a spill, reported to security
+    # officers), so the content hash is no longer unique; Sigma rules belong to
+    # the user who loaded them and carry a marking.
+    """
+    ALTER TABLE chunks ADD COLUMN text TEXT NOT NULL DEFAULT '';
+    UPDATE chunks SET text = (
+        SELECT substr(d.text, chunks.start + 1, chunks.end - chunks.start)
+        FROM documents d WHERE d.id = chunks.doc_id
+    );
+
+    ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'analyst';
+    UPDATE users SET role = 'security_officer'
+        WHERE name = (SELECT value FROM settings WHERE key = 'default_user');
+
+    CREATE TABLE documents_v6 (
+        id TEXT PRIMARY KEY,
+        sha256 TEXT NOT NULL,
+        title TEXT NOT NULL,
+        text TEXT NOT NULL,
+        language TEXT NOT NULL,
+        marking_id INTEGER NOT NULL REFERENCES markings(id),
+        grade TEXT,
+        source TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        ingested_at TEXT NOT NULL,
+        reported_at TEXT,
+        metadata TEXT NOT NULL
+    );
+    INSERT INTO documents_v6 SELECT id, sha256, title, text, language, marking_id, grade,
+        source, origin, ingested_at, reported_at, metadata FROM documents;
+    DROP TABLE documents;
+    ALTER TABLE documents_v6 RENAME TO documents;
+    CREATE INDEX documents_marking ON documents(marking_id);
+    CREATE INDEX documents_sha256 ON documents(sha256);
+
+    CREATE TABLE spills (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,              -- who wrote the lower copy
+        sha256 TEXT NOT NULL,
+        doc_id TEXT,                      -- the copy stored at the writer's marking
+        marking_id INTEGER NOT NULL REFERENCES markings(id),
+        held TEXT NOT NULL,               -- JSON: [[doc id, canonical marking], ...] already held
+        origin TEXT NOT NULL
+    );
+
+    CREATE TABLE sigma_rules (
+        key TEXT PRIMARY KEY,             -- opaque: the owner's rule id, keyed
+        owner TEXT NOT NULL REFERENCES users(name),
+        rule_id TEXT NOT NULL,            -- the rule's own Sigma id
+        marking_id INTEGER NOT NULL REFERENCES markings(id),
+        loaded_at TEXT NOT NULL,
+        UNIQUE (owner, rule_id)
+    );
+    """,
 ]
 
 
@@ -247,17 +304,30 @@ def migrate(connection: Any) -> int:
             f"workspace schema version {version} is newer than this guetteur "
             f"({len(MIGRATIONS)}): upgrade guetteur"
         )
+    # Foreign keys off while tables are rebuilt (SQLite's documented procedure:
+    # dropping a parent table would otherwise cascade into its children).
+    connection.execute("PRAGMA foreign_keys = OFF")
+    try:
+        _apply(connection, version)
+    finally:
+        connection.execute("PRAGMA foreign_keys = ON")
+    return len(MIGRATIONS)
+
+
+def _apply(connection: Any, version: int) -> None:
     for target in range(version + 1, len(MIGRATIONS) + 1):
         connection.execute("BEGIN IMMEDIATE")
         try:
             for statement in _statements(MIGRATIONS[target - 1]):
                 connection.execute(statement)
+            problems = connection.execute("PRAGMA foreign_key_check").fetchall()
+            if problems:
+                raise WorkspaceError(f"migration to schema {target} broke references: {problems}")
             connection.execute(f"PRAGMA user_version = {target}")
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")
             raise
-    return len(MIGRATIONS)
 
 
 def _statements(script: str) -> list[str]:

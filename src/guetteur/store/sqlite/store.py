@@ -167,14 +167,15 @@ class SQLiteStore(EntityStore):
                     continue  # same content already stored (another run or earlier in batch)
                 for chunk, vector in zip(item.chunks, item.embeddings, strict=True):
                     cursor = self._db.execute(
-                        "INSERT INTO chunks(doc_id, idx, start, end, marking_id, embedding) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO chunks(doc_id, idx, start, end, marking_id, text, embedding) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
                         (
                             doc.id,
                             chunk.index,
                             chunk.start,
                             chunk.end,
                             marking_id,
+                            chunk.text,
                             np.asarray(vector, dtype=np.float32).tobytes(),
                         ),
                     )
@@ -452,8 +453,7 @@ class SQLiteStore(EntityStore):
 
     # -------------------------------------------------------------- ranked reads
     _HIT_COLUMNS = (
-        "c.id, d.id, d.title, d.marking_id, d.grade, d.source, d.language, "
-        "substr(d.text, c.start + 1, c.end - c.start), c.start, c.end"
+        "c.id, d.id, d.title, d.marking_id, d.grade, d.source, d.language, c.text, c.start, c.end"
     )
 
     def _hits(self, rows: Sequence[Sequence[Any]]) -> list[ChunkHit]:
