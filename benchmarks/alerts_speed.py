@@ -146,7 +146,7 @@ def store_into(tmp: str, path: Path) -> Callable[[], int]:
         workspace = Workspace.create(home, "cert", parse_clearance("NR", "FRA"))
         with workspace:
             report = ingest_alerts(
-                workspace.store, [path], "bench", parse_marking("DIFFUSION RESTREINTE"), None
+                workspace.store, [path], "bench", parse_marking("DIFFUSION RESTREINTE"), []
             )
         return report.alerts
 

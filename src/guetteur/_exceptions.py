@@ -11,6 +11,8 @@
     │   └── NoMarkingError        an input with no banner, no --marking and no source default
     ├── WorkspaceError            no workspace, or a workspace that is not ours / not initialised
     ├── UnknownUserError          --as names a user the workspace does not know
+    ├── UserNameError             a user name or role that is refused; says why
+    ├── PermissionDeniedError     the acting user's role does not allow the action; says which
     ├── NotFoundError             a record that does not exist *for this reader*
     ├── AuditChainError           the audit chain was edited or truncated; names the first bad row
     ├── ModelError                the language model failed or is unreachable; names URL or file
@@ -37,6 +39,8 @@ __all__ = [
     "NotFoundError",
     "SigmaRuleError",
     "UnknownUserError",
+    "UserNameError",
+    "PermissionDeniedError",
     "UnsupportedRule",
     "WorkspaceError",
 ]
@@ -86,6 +90,14 @@ class IngestError(GuetteurError):
 
 class NoMarkingError(IngestError):
     """An input with no banner, no --marking and no default marking for its source."""
+
+
+class UserNameError(GuetteurError, ValueError):
+    """A user name (empty, unprintable, look-alike) or role that is refused."""
+
+
+class PermissionDeniedError(GuetteurError):
+    """The acting user's role does not allow the action; the message says which role does."""
 
 
 class WorkspaceError(GuetteurError):

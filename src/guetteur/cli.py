@@ -30,6 +30,7 @@ from guetteur.pipeline.enrichment import GAZETTEER_FILE
 from guetteur.pipeline.ingest import IngestReport
 from guetteur.products import IncidentView
 from guetteur.products.incident_synthesis import IncidentSynthesis
+from guetteur.security.anchor import create_key_file, fingerprint, public_key_pem
 from guetteur.security.markings import parse_clearance, parse_marking
 from guetteur.store import BBox, EntitySummary, EventRow, StoredAlert, User
 from guetteur.workspace import Workspace, resolve_home
@@ -125,10 +126,21 @@ def users() -> None:
 def _user_json(user: User) -> dict[str, Any]:
     return {
         "name": user.name,
+        "role": user.role,
         "clearance": user.clearance.level.name.replace("_", " "),
         "nationality": user.clearance.nationality,
         "caveats": sorted(user.clearance.caveats),
     }
+
+
+_ROLE_OPTION = click.option(
+    "--role",
+    type=click.Choice(["security-officer", "analyst", "reader"]),
+    default="analyst",
+    show_default=True,
+    help="security-officer: users, markings, spills, audit; analyst: ingest, rules, "
+    "intel, watches; reader: reads only.",
+)
 
 
 @users.command("add")
@@ -136,7 +148,7 @@ def _user_json(user: User) -> dict[str, Any]:
 @click.option("--clearance", required=True, help="e.g. 'NATO RESTRICTED'.")
 @click.option("--nationality", required=True, help="ISO 3166 alpha-3, e.g. LUX.")
 @click.option("--caveat", "caveats", multiple=True, help="A caveat the user holds (repeatable).")
-@as_option
+@_ROLE_OPTION
 @click.pass_context
 @handle_errors
 def users_add(
@@ -145,13 +157,42 @@ def users_add(
     clearance: str,
     nationality: str,
     caveats: tuple[str, ...],
-    as_user: str | None,
+    role: str,
 ) -> None:
-    """Add a user (or update one's clearance)."""
+    """Add a user (security officers only)."""
     workspace = _workspace(context)
-    actor = workspace.user(as_user)
-    user = workspace.add_user(name, parse_clearance(clearance, nationality, caveats), actor.name)
-    click.echo(f"user {user.name}: {user.clearance.level.name} {user.clearance.nationality}")
+    user = workspace.add_user(
+        name, parse_clearance(clearance, nationality, caveats), workspace.operator(), role
+    )
+    click.echo(
+        f"user {user.name}: {user.clearance.level.name} {user.clearance.nationality} ({user.role})"
+    )
+
+
+@users.command("set")
+@click.argument("name")
+@click.option("--clearance", required=True, help="e.g. 'NATO RESTRICTED'.")
+@click.option("--nationality", required=True, help="ISO 3166 alpha-3, e.g. LUX.")
+@click.option("--caveat", "caveats", multiple=True, help="A caveat the user holds (repeatable).")
+@_ROLE_OPTION
+@click.pass_context
+@handle_errors
+def users_set(
+    context: click.Context,
+    name: str,
+    clearance: str,
+    nationality: str,
+    caveats: tuple[str, ...],
+    role: str,
+) -> None:
+    """Change a user's clearance and role (security officers; never their own)."""
+    workspace = _workspace(context)
+    user = workspace.set_user(
+        workspace.operator(), name, parse_clearance(clearance, nationality, caveats), role
+    )
+    click.echo(
+        f"user {user.name}: {user.clearance.level.name} {user.clearance.nationality} ({user.role})"
+    )
 
 
 @users.command("list")
@@ -159,16 +200,104 @@ def users_add(
 @click.pass_context
 @handle_errors
 def users_list(context: click.Context, as_json: bool) -> None:
-    """List users and clearances."""
+    """List users, roles and clearances."""
     workspace = _workspace(context)
-    listed = [_user_json(user) for user in workspace.users()]
+    listed = [_user_json(user) for user in workspace.users(workspace.operator())]
     if as_json:
         _emit_json({"users": listed})
         return
-    table = Table("name", "clearance", "nationality", "caveats")
+    table = Table("name", "role", "clearance", "nationality", "caveats")
     for row in listed:
-        table.add_row(row["name"], row["clearance"], row["nationality"], ", ".join(row["caveats"]))
+        table.add_row(
+            row["name"],
+            row["role"],
+            row["clearance"],
+            row["nationality"],
+            ", ".join(row["caveats"]),
+        )
     console.print(table)
+
+
+# ------------------------------------------------------ markings (security officers)
+@main.group()
+def sources() -> None:
+    """Sources and their default markings."""
+
+
+@sources.command("set")
+@click.argument("name")
+@click.option("--marking", required=True, help="Marking of this source's unmarked inputs.")
+@click.pass_context
+@handle_errors
+def sources_set(context: click.Context, name: str, marking: str) -> None:
+    """Set the default marking of a source (security officers only)."""
+    workspace = _workspace(context)
+    parsed = parse_marking(marking)
+    workspace.set_source_default(workspace.operator(), name, parsed)
+    click.echo(f"source {name}: default marking {parsed}")
+
+
+@main.command()
+@click.argument("doc_id")
+@click.option("--marking", required=True, help="The document's new marking.")
+@click.option("--reason", required=True, help="Why (kept in the audit).")
+@as_option
+@click.pass_context
+@handle_errors
+def remark(
+    context: click.Context, doc_id: str, marking: str, reason: str, as_user: str | None
+) -> None:
+    """Change a document's marking: raising needs read access, lowering a security officer."""
+    workspace = _workspace(context)
+    new_id = workspace.remark(workspace.user(as_user), doc_id, parse_marking(marking), reason)
+    click.echo(f"{doc_id}: now {parse_marking(marking)} (id {new_id})")
+
+
+@main.command()
+@click.argument("doc_id")
+@click.option("--reason", required=True, help="Why (kept in the audit).")
+@click.pass_context
+@handle_errors
+def withdraw(context: click.Context, doc_id: str, reason: str) -> None:
+    """Remove a document and all derived from it from every index (security officers)."""
+    workspace = _workspace(context)
+    workspace.withdraw(workspace.operator(), doc_id, reason)
+    click.echo(f"{doc_id}: withdrawn")
+
+
+@main.command()
+@json_option
+@click.pass_context
+@handle_errors
+def spills(context: click.Context, as_json: bool) -> None:
+    """Content written lower than it was already held (security officers only)."""
+    workspace = _workspace(context)
+    found = workspace.spills(workspace.operator())
+    if as_json:
+        _emit_json(
+            {
+                "spills": [
+                    {
+                        "at": spill.at.isoformat(),
+                        "actor": spill.actor,
+                        "doc_id": spill.doc_id,
+                        "marking": str(spill.marking),
+                        "held": [{"doc_id": d, "marking": str(m)} for d, m in spill.held],
+                        "origin": spill.origin,
+                    }
+                    for spill in found
+                ]
+            }
+        )
+        return
+    for spill in found:
+        held = "; ".join(f"{d} at {m}" for d, m in spill.held)
+        click.echo(
+            f"{spill.at.isoformat()}  {spill.actor} wrote {spill.origin!r} at {spill.marking} "
+            f"(id {spill.doc_id}); already held: {held}"
+        )
+    if not found:
+        click.echo("no spills")
 
 
 # ----------------------------------------------------------------------- ingest
@@ -542,7 +671,7 @@ def reindex_command(context: click.Context, as_user: str | None) -> None:
     """Re-run enrichment on every stored document (after a model or lexicon change)."""
     workspace = _workspace(context)
     count = workspace.reindex(workspace.user(as_user))
-    click.echo(f"re-enriched {count} documents")
+    click.echo(f"re-enriched {count} documents readable by you")
 
 
 # ------------------------------------------------------------------------ cyber
@@ -846,19 +975,29 @@ def rules() -> None:
 
 @rules.command("load")
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--marking",
+    help="Marking of these rules (default: the 'sigma' source's); their alerts carry it too.",
+)
 @json_option
 @as_option
 @click.pass_context
 @handle_errors
-def rules_load(context: click.Context, folder: Path, as_json: bool, as_user: str | None) -> None:
+def rules_load(
+    context: click.Context, folder: Path, marking: str | None, as_json: bool, as_user: str | None
+) -> None:
     """Compile a folder of Sigma rules and run them over the stored Windows events."""
     workspace = _workspace(context)
-    loaded, raised = workspace.load_rules(workspace.user(as_user), folder)
+    loaded, raised = workspace.load_rules(
+        workspace.user(as_user), folder, parse_marking(marking) if marking else None
+    )
     unsupported = [{"path": str(path), "reason": reason} for path, reason in loaded.unsupported]
     if as_json:
         _emit_json({"loaded": len(loaded.rules), "unsupported": unsupported, "alerts": raised})
         return
-    click.echo(f"loaded {len(loaded.rules)} rules; {raised} new alerts on stored events")
+    click.echo(
+        f"loaded {len(loaded.rules)} rules; {raised} new alerts you may read on stored events"
+    )
     for item in unsupported:
         click.echo(f"  unsupported: {item['path']}: {item['reason']}")
 
@@ -918,17 +1057,94 @@ def audit() -> None:
 
 
 @audit.command("verify")
+@click.option(
+    "--anchor",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A checkpoint from `audit anchor`: the chain must still extend it.",
+)
+@click.option(
+    "--public-key",
+    metavar="PUBFILE|SHA256:…",
+    help="The key the anchor must be signed with: its .pub file, or its fingerprint.",
+)
 @json_option
 @click.pass_context
 @handle_errors
-def audit_verify(context: click.Context, as_json: bool) -> None:
-    """Check every link of the audit chain; exit 4 naming the first broken row."""
+def audit_verify(
+    context: click.Context, anchor: Path | None, public_key: str | None, as_json: bool
+) -> None:
+    """Check the audit chain, its append-only protection and that every stored
+    document and user has an audit record; exit 4 naming the first problem."""
+    if (anchor is None) != (public_key is None):
+        # The key inside an anchor proves nothing alone: a forger signs with their own.
+        raise click.UsageError("--anchor and --public-key go together")
     workspace = _workspace(context)
-    rows, head = workspace.verify_audit()
+    pinned = workspace.read_anchor(anchor, public_key) if anchor and public_key else None
+    rows, head = workspace.verify_audit(pinned)
     if as_json:
-        _emit_json({"intact": True, "rows": rows, "head": head})
-    else:
-        click.echo(f"audit chain intact: {rows} rows, head {head}")
+        payload: dict[str, Any] = {"intact": True, "rows": rows, "head": head}
+        if pinned is not None:
+            payload["anchor"] = {"path": str(anchor), "rows": pinned.rows, "head": pinned.hash}
+        _emit_json(payload)
+        return
+    click.echo(f"audit chain intact: {rows} rows, head {head}")
+    if pinned is not None:
+        click.echo(f"it extends the anchor {anchor} (row {pinned.rows}, signed)")
+
+
+@audit.command("anchor")
+@click.option(
+    "--key",
+    "key_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The Ed25519 signing key from `audit keygen`, kept outside the workspace.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the checkpoint here (default: print it).",
+)
+@as_option
+@click.pass_context
+@handle_errors
+def audit_anchor(
+    context: click.Context, key_path: Path, out: Path | None, as_user: str | None
+) -> None:
+    """Write a signed checkpoint of the chain (rows, head hash, time) to verify against later."""
+    workspace = _workspace(context)
+    checkpoint = workspace.anchor_audit(workspace.user(as_user), key_path)
+    text = json.dumps(checkpoint, indent=2) + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    out.write_text(text, encoding="utf-8")
+    click.echo(
+        f"anchor written to {out}: {checkpoint['rows']} rows, head {checkpoint['head']}, "
+        f"key {checkpoint['fingerprint']}"
+    )
+
+
+@audit.command("keygen")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the private key (0600), outside the workspace; the public key "
+    "goes beside it, with .pub appended.",
+)
+@click.pass_context
+@handle_errors
+def audit_keygen(context: click.Context, out: Path) -> None:
+    """Create an Ed25519 key to sign audit anchors; print its public half and fingerprint."""
+    public = create_key_file(out, context.obj["home"])
+    click.echo(public_key_pem(public), nl=False)
+    click.echo(f"fingerprint: {fingerprint(public)}")
+    click.echo(
+        f"private key in {out} (0600): keep it away from the workspace's machine if you can; "
+        f"public key in {out}.pub",
+        err=True,
+    )
 
 
 # --------------------------------------------------------------------- products

@@ -102,7 +102,7 @@ def _ingest(console: Console, workspace: Workspace, scenario: Path) -> None:
 def _visibility(console: Console, workspace: Workspace) -> None:
     console.rule("[bold]2. Who may read what")
     table = Table("user", "clearance", "nation", "caveats", "documents", "entities", "events")
-    for user in workspace.users():
+    for user in workspace.users(workspace.operator()):
         table.add_row(
             user.name,
             user.clearance.level.name.replace("_", " "),
@@ -118,7 +118,7 @@ def _visibility(console: Console, workspace: Workspace) -> None:
 def _search(console: Console, workspace: Workspace, query: str) -> None:
     console.rule(f"[bold]3. Same search, four readers: « {query} »")
     rows: list[tuple[str, ...]] = []
-    for user in workspace.users():
+    for user in workspace.users(workspace.operator()):
         results = workspace.search(user, query, limit=3)
         if not results:
             rows.append((user.name, "-", "-", "-", "-", "(nothing readable matches)"))

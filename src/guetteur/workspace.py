@@ -9,22 +9,30 @@ ingest, search and show — so the rules hold whatever face is used.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
+import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from guetteur._exceptions import NotFoundError, WorkspaceError
+from guetteur._exceptions import NotFoundError, PermissionDeniedError, WorkspaceError
 from guetteur.cyber.attack import Catalogue, TechniqueMapper, load_catalogue
 from guetteur.cyber.intel import incident_bundle, validate_bundle
-from guetteur.cyber.sigma import RuleSet, load_rules
+from guetteur.cyber.sigma import RuleSet, load_rule, load_rules
 from guetteur.cyber.triage import summarise
 from guetteur.llm import ChatModel, ModelSettings, open_model, resolve_settings
 from guetteur.model import Clearance, Document, Grade, Marking, Severity
-from guetteur.pipeline.alerts import AlertFormat, AlertIngestReport, ingest_alerts, run_rules
-from guetteur.pipeline.enrichment import Enricher
+from guetteur.pipeline.alerts import (
+    AlertFormat,
+    AlertIngestReport,
+    RuleGroup,
+    ingest_alerts,
+    run_rules,
+)
+from guetteur.pipeline.enrichment import GAZETTEER_FILE, Enricher
 from guetteur.pipeline.ingest import IngestOptions, IngestReport, ingest_paths, reindex
 from guetteur.pipeline.intel import IntelImportReport, import_intel
 from guetteur.products import IncidentView, incidents_for
@@ -34,6 +42,22 @@ from guetteur.products.cited import ModelCall
 from guetteur.products.incident_synthesis import IncidentSynthesis, synthesise_incident
 from guetteur.products.watch import WatchRun, evaluate_requirement, report_requirement
 from guetteur.search import SearchResult, hybrid_search
+from guetteur.security.anchor import (
+    AnchorError,
+    checked_checkpoint,
+    read_key_file,
+    read_trusted_key,
+    signed_checkpoint,
+)
+from guetteur.security.audit import ChainHead
+from guetteur.security.markings import high_water_mark
+from guetteur.security.roles import (
+    ANALYST,
+    SECURITY_OFFICER,
+    check_user_name,
+    parse_role,
+    require,
+)
 from guetteur.store import (
     BBox,
     DocumentStats,
@@ -41,6 +65,7 @@ from guetteur.store import (
     EntitySummary,
     EventRow,
     Requirement,
+    Spill,
     Store,
     StoredAlert,
     User,
@@ -52,6 +77,7 @@ __all__ = ["DATABASE_NAME", "DEFAULT_HOME", "RULES_DIR", "Workspace", "resolve_h
 DEFAULT_HOME = ".guetteur"
 DATABASE_NAME = "guetteur.db"
 RULES_DIR = "rules"  # the Sigma rules the workspace runs, copied in by `rules load`
+SIGMA_SOURCE = "sigma"  # the source whose default marks rules loaded without --marking
 CACHE_DIR = "cache"  # derived files (ATT&CK technique embeddings), safe to delete
 ASSETS_FILE = "assets.csv"  # optional: host,criticality (1..5) for incident severity
 CONFIG_FILE = "config.toml"  # optional: [llm] mode, url, model, gguf, timeout, ...
@@ -88,10 +114,30 @@ class Workspace:
         database = home / DATABASE_NAME
         if database.exists():
             raise WorkspaceError(f"{home}: a workspace already exists here")
+        # Private to the operator whatever the umask: mkdir's and open's modes
+        # are masked by it, chmod's are not. SQLite gives the -wal and -shm files
+        # the mode of the database file they belong to.
         home.mkdir(parents=True, exist_ok=True)
+        os.chmod(home, 0o700)
+        try:
+            os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            raise WorkspaceError(f"{home}: a workspace already exists here") from None
+        os.chmod(database, 0o600)
+        (home / CACHE_DIR).mkdir(mode=0o700, exist_ok=True)
+        os.chmod(home / CACHE_DIR, 0o700)
+        # A gazetteer index placed here beforehand (copied from another workspace)
+        # becomes this workspace's: private too.
+        for name in (GAZETTEER_FILE, f"{GAZETTEER_FILE}-wal", f"{GAZETTEER_FILE}-shm"):
+            if (home / name).is_file():
+                os.chmod(home / name, 0o600)
         workspace = cls(home, open_store(database))
-        workspace.store.set_setting("default_user", user)
-        workspace.add_user(user, clearance, actor=user)
+        # The first user is the operator and a security officer: someone must be
+        # able to add the others.
+        name = check_user_name(user, ())
+        workspace.store.set_setting("default_user", name)
+        workspace.store.add_user(name, clearance, SECURITY_OFFICER)
+        workspace._audit_user(name, "user.add", name, clearance, SECURITY_OFFICER)
         return workspace
 
     @classmethod
@@ -101,6 +147,15 @@ class Workspace:
             raise WorkspaceError(
                 f"no workspace at {home}: create one with `guetteur init --user NAME "
                 f"--clearance LEVEL --nationality CCC` (or set GUETTEUR_HOME / --home)"
+            )
+        exposed = cls._readable_by_others(home)
+        if exposed:
+            # A warning, not a refusal: the operator may have reasons (a shared
+            # group account), but must know that every record is readable with sqlite3.
+            print(
+                f"warning: other accounts on this machine can read the workspace {home} "
+                f"({', '.join(exposed)}); make it private with `chmod -R go-rwx {home}`",
+                file=sys.stderr,
             )
         return cls(home, open_store(database))
 
@@ -116,29 +171,130 @@ class Workspace:
         self.close()
 
     # ----------------------------------------------------------------- users
-    def user(self, name: str | None = None) -> User:
-        """The named user, or the workspace's default user."""
-        chosen = name or self.store.get_setting("default_user")
+    def operator(self) -> User:
+        """The workspace's operator: the account the CLI acts as (its first user)."""
+        chosen = self.store.get_setting("default_user")
         if not chosen:
-            raise WorkspaceError(f"{self.home}: no default user; pass --as USER")
+            raise WorkspaceError(f"{self.home}: no operator; this workspace was not initialised")
         return self.store.get_user(chosen)
 
-    def add_user(self, name: str, clearance: Clearance, actor: str) -> User:
-        self.store.add_user(name, clearance)
+    def user(self, name: str | None = None) -> User:
+        """Who acts: the operator, or — `--as USER` — USER, whose view the operator takes.
+
+        Only a security officer may take another user's view, and each time is
+        audited as such.
+        """
+        operator = self.operator()
+        if name is None or name == operator.name:
+            return operator
+        require(operator.role, SECURITY_OFFICER, "--as (acting as another user)")
+        user = self.store.get_user(name)
+        self.store.audit(operator.name, "act_as", {"operator": operator.name, "user": user.name})
+        return user
+
+    def add_user(
+        self, name: str, clearance: Clearance, actor: str | User, role: str = ANALYST
+    ) -> User:
+        """A new user (security officers only); look-alike and unprintable names refused."""
+        acting = actor if isinstance(actor, User) else self.store.get_user(actor)
+        require(acting.role, SECURITY_OFFICER, "adding a user")
+        name = check_user_name(name, (u.name for u in self.store.list_users()))
+        self.store.add_user(name, clearance, parse_role(role))
+        self._audit_user(acting.name, "user.add", name, clearance, role)
+        return self.store.get_user(name)
+
+    def set_user(self, actor: User, name: str, clearance: Clearance, role: str) -> User:
+        """Change a user's clearance or role (security officers; never their own)."""
+        require(actor.role, SECURITY_OFFICER, "changing a user's clearance")
+        if name == actor.name:
+            raise PermissionDeniedError(
+                "nobody may change their own clearance or role: ask another security officer"
+            )
+        self.store.set_user(name, clearance, parse_role(role))
+        self._audit_user(actor.name, "user.set", name, clearance, role)
+        return self.store.get_user(name)
+
+    def _audit_user(
+        self, actor: str, action: str, name: str, clearance: Clearance, role: str
+    ) -> None:
         self.store.audit(
             actor,
-            "user.add",
+            action,
             {
                 "user": name,
+                "role": role,
                 "level": clearance.level.name,
                 "nationality": clearance.nationality,
                 "caveats": sorted(clearance.caveats),
             },
         )
-        return self.store.get_user(name)
 
-    def users(self) -> list[User]:
-        return self.store.list_users()
+    def users(self, actor: User) -> list[User]:
+        """Every user: security officers see all, others themselves only."""
+        self.store.audit(actor.name, "users.list", {})
+        if actor.role == SECURITY_OFFICER:
+            return self.store.list_users()
+        return [actor]
+
+    # ----------------------------------------------------- markings (officers)
+    def set_source_default(self, actor: User, source: str, marking: Marking) -> None:
+        """The marking a source's unmarked inputs get (security officers only)."""
+        require(actor.role, SECURITY_OFFICER, "setting a source's default marking")
+        self.store.set_source_default_marking(source, marking)
+        self.store.audit(actor.name, "source.default", {"source": source, "marking": str(marking)})
+
+    def remark(self, actor: User, doc_id: str, marking: Marking, reason: str) -> str:
+        """Give a document a new marking; returns its id under that marking.
+
+        Raising needs read access (and the analyst role); anything else —
+        lowering, widening releasability, dropping a caveat — needs a security
+        officer. Passages, mentions, events and watch hits follow at once.
+        """
+        if not reason.strip():
+            raise WorkspaceError("remark needs --reason: the audit keeps why a marking changed")
+        document = self.store.get_document(doc_id, actor.clearance)
+        raising = high_water_mark([document.marking, marking]) == marking
+        require(actor.role, ANALYST if raising else SECURITY_OFFICER,
+                "raising a marking" if raising else "lowering a marking")  # fmt: skip
+        new_id = self.store.remark_document(doc_id, marking)
+        self.store.audit(
+            actor.name,
+            "remark",
+            {
+                "doc_id": doc_id,
+                "doc_ids": [new_id],
+                "from": str(document.marking),
+                "to": str(marking),
+                "reason": reason,
+            },
+        )
+        return new_id
+
+    def withdraw(self, actor: User, doc_id: str, reason: str) -> None:
+        """Remove a document and all that derives from it (security officers only)."""
+        require(actor.role, SECURITY_OFFICER, "withdrawing a document")
+        if not reason.strip():
+            raise WorkspaceError("withdraw needs --reason: the audit keeps why")
+        document = self.store.get_document(doc_id, actor.clearance)
+        self.store.withdraw_document(doc_id)
+        self.store.audit(
+            actor.name,
+            "withdraw",
+            {
+                "doc_id": doc_id,
+                "sha256": document.sha256,
+                "marking": str(document.marking),
+                "title": document.title,
+                "reason": reason,
+            },
+        )
+
+    def spills(self, actor: User) -> list[Spill]:
+        """Content written lower than it was already held (security officers only)."""
+        require(actor.role, SECURITY_OFFICER, "reading spills")
+        spills = self.store.list_spills()
+        self.store.audit(actor.name, "spills", {"count": len(spills)})
+        return spills
 
     # ---------------------------------------------------------------- ingest
     def ingest(
@@ -150,17 +306,26 @@ class Workspace:
         grade: Grade | None = None,
         on_file: Callable[[Path], None] = lambda path: None,
     ) -> IngestReport:
-        options = IngestOptions(source=source, marking=marking, grade=grade, actor=actor.name)
+        require(actor.role, ANALYST, "ingest")
+        options = IngestOptions(
+            source=source, marking=marking, grade=grade, actor=actor.name, clearance=actor.clearance
+        )
         report = ingest_paths(self.store, paths, options, enricher=self.enricher, on_file=on_file)
         if report.ingested:
             self.evaluate_watches()
         return report
 
-    def reindex(self, actor: User, on_document: Callable[[str], None] = lambda d: None) -> int:
-        """Re-run enrichment over every document (after a model or lexicon change)."""
+    def reindex(self, actor: User) -> int:
+        """Re-run enrichment over every document (after a model or lexicon change).
+
+        The pass covers every document; what `actor` is told is how many of
+        those they may read, never how many exist.
+        """
+        require(actor.role, ANALYST, "reindex")
         # Re-read the workspace lexicon (and the ATT&CK catalogue, if one was imported).
         self._enricher = Enricher(self.home, techniques=self._mapper_if_catalogue)
-        count = reindex(self.store, self._enricher, on_document)
+        reindex(self.store, self._enricher)
+        count = self.store.stats(actor.clearance).documents
         self.store.audit(actor.name, "reindex", {"documents": count})
         return count
 
@@ -188,7 +353,9 @@ class Workspace:
         return document
 
     def entities(self, reader: User, entity_type: str | None = None) -> list[EntitySummary]:
-        return self.store.list_entities(reader.clearance, entity_type)
+        found = self.store.list_entities(reader.clearance, entity_type)
+        self.store.audit(reader.name, "entities", {"type": entity_type, "count": len(found)})
+        return found
 
     def entity(self, reader: User, name_or_id: str) -> EntityDetail:
         try:
@@ -204,7 +371,9 @@ class Workspace:
     def events(
         self, reader: User, since: datetime | None = None, bbox: BBox | None = None
     ) -> list[EventRow]:
-        return self.store.list_events(reader.clearance, since, bbox)
+        found = self.store.list_events(reader.clearance, since, bbox)
+        self.store.audit(reader.name, "events", {"since": since, "bbox": bbox, "count": len(found)})
+        return found
 
     # ----------------------------------------------------- models and products
     def model_settings(self) -> ModelSettings:
@@ -302,12 +471,15 @@ class Workspace:
         return brief
 
     def watch_add(self, owner: User, name: str, text: str) -> Requirement:
+        require(owner.role, ANALYST, "watch add")
         requirement = self.store.add_requirement(owner.name, name, text)
         self.store.audit(owner.name, "watch.add", {"name": name, "text": text})
         return requirement
 
     def watch_list(self, owner: User) -> list[Requirement]:
-        return self.store.list_requirements(owner.name)
+        found = self.store.list_requirements(owner.name)
+        self.store.audit(owner.name, "watch.list", {"names": [r.name for r in found]})
+        return found
 
     def watch_run(self, owner: User) -> list[WatchRun]:
         """What is new for each of `owner`'s requirements since their last report."""
@@ -331,10 +503,17 @@ class Workspace:
         return found
 
     # ----------------------------------------------------------------- cyber
-    def rules(self) -> RuleSet | None:
-        """The Sigma rules loaded into this workspace, if any."""
+    def rule_groups(self) -> list[RuleGroup]:
+        """The Sigma rules loaded into this workspace, grouped by their marking."""
         folder = self.home / RULES_DIR
-        return load_rules(folder) if folder.is_dir() else None
+        groups: dict[str, RuleGroup] = {}
+        for key, _owner, _rule_id, marking in self.store.sigma_rules():
+            path = folder / f"{key}.yml"
+            if not path.is_file():
+                continue  # removed by hand: nothing to run
+            group = groups.setdefault(str(marking), (RuleSet(), marking))
+            group[0].add(load_rule(path))
+        return list(groups.values())
 
     def ingest_alerts(
         self,
@@ -344,25 +523,49 @@ class Workspace:
         marking: Marking | None = None,
         fmt: AlertFormat = "auto",
     ) -> AlertIngestReport:
+        require(actor.role, ANALYST, "alerts ingest")
         return ingest_alerts(
-            self.store, paths, source, marking, self.rules(), fmt=fmt, actor=actor.name
+            self.store,
+            paths,
+            source,
+            marking,
+            self.rule_groups(),
+            fmt=fmt,
+            actor=actor.name,
+            writer=actor.clearance,
         )
 
-    def load_rules(self, actor: User, folder: Path) -> tuple[RuleSet, int]:
-        """Compile a folder of Sigma rules, keep the usable ones, run them over stored events."""
+    def load_rules(
+        self, actor: User, folder: Path, marking: Marking | None = None
+    ) -> tuple[RuleSet, int]:
+        """Compile a folder of Sigma rules, keep the usable ones under `actor`'s name and
+        `marking`, run them over stored events. Returns the rules and how many new
+        alerts `actor` may read (never a count of alerts on events above them)."""
+        require(actor.role, ANALYST, "rules load")
+        chosen = marking or self.store.source_default_marking(SIGMA_SOURCE)
+        if chosen is None:
+            raise WorkspaceError(
+                f"{folder}: no marking for these rules; give --marking (a rule shows what "
+                "you look for, and the alerts it raises carry its marking)"
+            )
         loaded = load_rules(folder)
         target = self.home / RULES_DIR
-        target.mkdir(parents=True, exist_ok=True)
+        target.mkdir(mode=0o700, parents=True, exist_ok=True)
         for rule in loaded.rules:
-            # Named by the rule's own id: loading a newer copy of a rule replaces it.
-            shutil.copyfile(rule.path, target / f"{rule.id}.yml")
-        raised = run_rules(self.store, loaded)
+            # Keyed by owner and rule id: a user's newer copy replaces their own
+            # rule, never another user's.
+            key = self.store.opaque_id("sigma", actor.name, rule.id)
+            shutil.copyfile(rule.path, target / f"{key}.yml")
+            (target / f"{key}.yml").chmod(0o600)
+            self.store.add_sigma_rule(key, actor.name, rule.id, chosen)
+        raised = run_rules(self.store, loaded, chosen, actor.clearance)
         self.store.audit(
             actor.name,
             "rules.load",
             {
                 "folder": str(folder),
-                "loaded": len(loaded.rules),
+                "marking": str(chosen),
+                "rules": [rule.id for rule in loaded.rules],
                 "unsupported": len(loaded.unsupported),
                 "alerts": raised,
             },
@@ -380,12 +583,28 @@ class Workspace:
         listed = self.store.list_alerts(reader.clearance, since, rule_id, limit)
         incident_of = {
             alert.alert.id: view.incident.id
-            for view in self.incidents(reader, since)
+            for view in self._incidents(reader, since)
             for alert in view.alerts
         }
+        self.store.audit(
+            reader.name,
+            "alerts",
+            {"since": since, "rule": rule_id, "limit": limit, "count": len(listed)},
+        )
         return [(stored, incident_of.get(stored.alert.id)) for stored in listed]
 
     def incidents(
+        self, reader: User, since: datetime | None = None, min_severity: Severity | None = None
+    ) -> list[IncidentView]:
+        found = self._incidents(reader, since, min_severity)
+        self.store.audit(
+            reader.name,
+            "incidents",
+            {"since": since, "min_severity": min_severity, "ids": [v.incident.id for v in found]},
+        )
+        return found
+
+    def _incidents(
         self, reader: User, since: datetime | None = None, min_severity: Severity | None = None
     ) -> list[IncidentView]:
         return incidents_for(
@@ -398,7 +617,7 @@ class Workspace:
         )
 
     def incident(self, reader: User, incident_id: str) -> IncidentView:
-        found = next((v for v in self.incidents(reader) if v.incident.id == incident_id), None)
+        found = next((v for v in self._incidents(reader) if v.incident.id == incident_id), None)
         self.store.audit(reader.name, "incident", {"id": incident_id, "found": found is not None})
         if found is None:
             raise NotFoundError(f"no incident {incident_id!r}")
@@ -414,6 +633,7 @@ class Workspace:
         self, actor: User, path: Path, source: str, marking: Marking | None = None
     ) -> IntelImportReport:
         """A partner's STIX bundle or MISP event: indicators to match, entities to know."""
+        require(actor.role, ANALYST, "intel import")
         return import_intel(self.store, path, source, marking, self.enricher, actor.name)
 
     def incident_stix(self, view: IncidentView, lang: str = "en") -> dict[str, Any]:
@@ -454,6 +674,7 @@ class Workspace:
         return assets
 
     def import_attack(self, actor: User, path: Path) -> Catalogue:
+        require(actor.role, ANALYST, "attack import")
         catalogue = load_catalogue(path)
         self.store.set_attack_catalogue(catalogue.to_records())
         self.store.audit(
@@ -480,7 +701,56 @@ class Workspace:
         return TechniqueMapper(Catalogue.from_records(records), cache_dir=self.home / CACHE_DIR)
 
     def stats(self, reader: User) -> DocumentStats:
-        return self.store.stats(reader.clearance)
+        found = self.store.stats(reader.clearance)
+        self.store.audit(reader.name, "stats", {"documents": found.documents})
+        return found
 
-    def verify_audit(self) -> tuple[int, str]:
-        return self.store.verify_audit()
+    def verify_audit(self, extends: ChainHead | None = None) -> tuple[int, str]:
+        """(rows, head) of an intact, protected, complete chain that extends `extends`."""
+        return self.store.verify_audit(extends)
+
+    def read_anchor(self, path: Path, public_key: str) -> ChainHead:
+        """The chain point an anchor file pins, once signed by the key the verifier trusts."""
+        try:
+            checkpoint = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as error:
+            raise AnchorError(f"{path}: cannot read the anchor ({error.strerror})") from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise AnchorError(f"{path}: not a guetteur audit anchor ({error})") from None
+        if not isinstance(checkpoint, dict):
+            raise AnchorError(f"{path}: not a guetteur audit anchor (not a JSON object)")
+        return checked_checkpoint(checkpoint, read_trusted_key(public_key), str(path))
+
+    def anchor_audit(self, actor: User, key_path: Path) -> dict[str, Any]:
+        """A signed checkpoint of the chain as it is now (verified first: never sign a
+        broken log), itself recorded in the audit."""
+        require(actor.role, SECURITY_OFFICER, "anchoring the audit log")
+        key = read_key_file(key_path, self.home)
+        rows, head = self.verify_audit()
+        checkpoint = signed_checkpoint(key, ChainHead(rows, head), datetime.now(UTC))
+        self.store.audit(
+            actor.name,
+            "audit.anchor",
+            {"rows": rows, "head": head, "fingerprint": checkpoint["fingerprint"]},
+        )
+        return checkpoint
+
+    @staticmethod
+    def _readable_by_others(home: Path) -> list[str]:
+        """The workspace folder and files that group or others may read, with their modes."""
+        exposed: list[str] = []
+        try:
+            folder_mode = home.stat().st_mode & 0o777
+        except OSError:
+            return exposed
+        if folder_mode & 0o077:
+            exposed.append(f"{home} is {folder_mode:04o}")
+        if folder_mode & 0o011:  # others can reach the files: name the readable ones
+            for name in (DATABASE_NAME, f"{DATABASE_NAME}-wal", f"{DATABASE_NAME}-shm"):
+                try:
+                    mode = (home / name).stat().st_mode & 0o777
+                except OSError:
+                    continue
+                if mode & 0o044:
+                    exposed.append(f"{name} is {mode:04o}")
+        return exposed

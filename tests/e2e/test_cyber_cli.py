@@ -41,7 +41,7 @@ def test_alerts_need_a_marking_then_are_read_only_by_those_released_to(cert: Pat
     }  # fmt: skip
     # A French national RESTRICTED feed is not for a Luxembourg reader, whatever their level.
     assert json.loads(run(cert, "alerts", "--as", "lux_ns", "--json").stdout)["alerts"] == []
-    again = json.loads(run(cert, "alerts", "ingest", str(EVE), "--json").stdout)
+    again = json.loads(run(cert, "alerts", "ingest", str(EVE), "--marking", "DR", "--json").stdout)
     assert (again["alerts"], again["duplicates"]) == (0, 548)
 
 
@@ -53,13 +53,17 @@ def test_sigma_rules_run_on_stored_events_and_on_new_ones(cert: Path, tmp_path: 
     for path in first:
         (batch / path.name).write_bytes(path.read_bytes())
     run(cert, "alerts", "ingest", str(batch), "--marking", "NATO RESTRICTED", "--json")
-    loaded = json.loads(run(cert, "rules", "load", str(SIGMA / "rules"), "--json").stdout)
+    loaded = json.loads(
+        run(cert, "rules", "load", str(SIGMA / "rules"), "--marking", "NR", "--json").stdout
+    )
     assert loaded["loaded"] == 101 and loaded["unsupported"] == [] and loaded["alerts"] >= 50
     later = tmp_path / "later"
     later.mkdir()
     for path in rest:
         (later / path.name).write_bytes(path.read_bytes())
-    report = json.loads(run(cert, "alerts", "ingest", str(later), "--json").stdout)
+    report = json.loads(
+        run(cert, "alerts", "ingest", str(later), "--marking", "NR", "--json").stdout
+    )
     assert report["alerts"] >= len(rest)  # the loaded rules fire on new events at ingest
     node = "271de298-cc0e-4842-acd8-079a0a99ea65"
     (alert,) = json.loads(run(cert, "alerts", "--rule", node, "--json").stdout)["alerts"]
@@ -86,7 +90,9 @@ def test_bad_and_hostile_alert_files_are_reported_and_good_records_kept(
         "truncated.json",
         "binary.json",
     }
-    loaded = json.loads(run(cert, "rules", "load", str(bad_rules), "--json").stdout)
+    loaded = json.loads(
+        run(cert, "rules", "load", str(bad_rules), "--marking", "DR", "--json").stdout
+    )
     assert loaded["loaded"] == 0 and "broken.yml" in loaded["unsupported"][0]["path"]
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from guetteur._exceptions import PermissionDeniedError
 from guetteur.model import Grade
 from guetteur.security.markings import parse_marking
 from guetteur.workspace import Workspace
@@ -80,16 +83,32 @@ def test_unmarked_document_is_refused_and_the_rest_of_the_run_goes_on(
     assert "not a PDF" in reasons["c_binary.pdf"]
 
 
-def test_source_default_marking_applies_to_later_unmarked_inputs(
-    workspace: Workspace, tmp_path: Path
-) -> None:
+def test_marking_is_a_floor_for_its_run_only(workspace: Workspace, tmp_path: Path) -> None:
+    # Finding 3: `--marking` without `--source` made M the default of the source
+    # "default", and a later unmarked note by anyone was stored at M.
     first = write(tmp_path, "one.txt", "Press review: fuel prices rise in Riga.\n")
-    workspace.ingest(
-        workspace.user(), [first], source="osint", marking=parse_marking("NATO UNCLASSIFIED")
+    marked = workspace.ingest(
+        workspace.user(), [first], source="default", marking=parse_marking("NATO SECRET")
     )
+    assert marked.ingested == 1
     second = write(tmp_path, "two.txt", "Press review: ferry traffic resumes in Tallinn.\n")
-    report = workspace.ingest(workspace.user(), [second], source="osint")
+    report = workspace.ingest(workspace.user("lux_nr"), [second], source="default")
+    assert report.ingested == 0
+    assert "no marking" in report.failed[0]["error"]
+    assert workspace.store.source_default_marking("default") is None
+
+
+def test_source_default_is_set_by_a_security_officer(workspace: Workspace, tmp_path: Path) -> None:
+    with pytest.raises(PermissionDeniedError, match="security officer"):
+        workspace.set_source_default(
+            workspace.user("lux_nr"), "osint", parse_marking("NATO UNCLASSIFIED")
+        )
+    workspace.set_source_default(workspace.user(), "osint", parse_marking("NATO UNCLASSIFIED"))
+    note = write(tmp_path, "two.txt", "Press review: ferry traffic resumes in Tallinn.\n")
+    report = workspace.ingest(workspace.user("lux_nr"), [note], source="osint")
     assert report.ingested == 1 and report.failed == []
+    actions = [row.action for row in workspace.store.audit_rows()]
+    assert "source.default" in actions
 
 
 def test_same_content_twice_is_stored_once(workspace: Workspace, tmp_path: Path) -> None:

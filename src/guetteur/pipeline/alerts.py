@@ -13,7 +13,9 @@ and marks them inferred; the stored alerts are left as the sensor said.
 Alerts, like documents, carry a marking: the one given with --marking, or the
 source's default (a CERT's feed is usually RESTRICTED to one nation); with
 neither, the run is refused. An alert a rule raises on a Windows event takes
-that event's marking. Bad records are reported and skipped; the rest goes on.
+the high-water mark of that event's marking and the rule's (a rule shows what
+its author looks for, and may itself be classified). Bad records are
+reported and skipped; the rest goes on.
 """
 
 from __future__ import annotations
@@ -34,13 +36,15 @@ from guetteur.cyber.attack import Catalogue, TechniqueMapper
 from guetteur.cyber.eve import read_eve, read_json_records
 from guetteur.cyber.sigma import RuleSet
 from guetteur.cyber.winevents import read_windows_events
-from guetteur.model import Alert, Marking, NetworkEvent, WindowsEvent
+from guetteur.model import Alert, Clearance, Marking, NetworkEvent, WindowsEvent
 from guetteur.pipeline._batching import batched
+from guetteur.security.markings import high_water_mark, may_read
 from guetteur.store.base import Store
 
 __all__ = [
     "AlertFormat",
     "AlertIngestReport",
+    "RuleGroup",
     "detect_format",
     "infer_techniques",
     "ingest_alerts",
@@ -49,6 +53,8 @@ __all__ = [
 ]
 
 AlertFormat = Literal["auto", "eve", "sysmon", "evtx"]
+# Sigma rules of one marking: the alerts they raise carry it too.
+RuleGroup = tuple[RuleSet, Marking]
 # Records per transaction. Alert ids are hashes, so every batch rewrites pages
 # all over the primary-key index; 20,000 rather than 5,000 amortises that over
 # more rows (200,000 alerts: 14% faster, 800 -> 575 MB written) for ~60 MB of
@@ -89,22 +95,28 @@ def ingest_alerts(
     paths: Sequence[Path],
     source: str,
     marking: Marking | None,
-    rules: RuleSet | None,
+    rules: Sequence[RuleGroup],
     fmt: AlertFormat = "auto",
     actor: str = "system",
+    writer: Clearance | None = None,
 ) -> AlertIngestReport:
-    """Read sensor files into the store; see the module docstring."""
-    if marking is not None:
-        store.set_source_default_marking(source, marking)
+    """Read sensor files into the store; see the module docstring.
+
+    `writer` is the clearance of who runs it: the counts it gets back cover only
+    what it may read (an alert a classified rule raises is not counted for a
+    writer who may not read it), so they never depend on records above it.
+    """
+    # --marking is for this run only; a source's default is a security officer's.
     chosen = marking or store.source_default_marking(source)
     if chosen is None:
         raise NoMarkingError(
             ", ".join(str(p) for p in paths),
             "no marking: alerts carry no banner; give --marking (e.g. "
-            "'DIFFUSION RESTREINTE') or ingest once with --source NAME --marking …",
+            "'DIFFUSION RESTREINTE'), or have a security officer set the source's "
+            "default with `guetteur sources set NAME --marking …`",
         )
     report = AlertIngestReport()
-    _ingest_files(store, paths, chosen, source, rules, fmt, report)
+    _ingest_files(store, paths, chosen, source, rules, fmt, report, writer)
     store.audit(
         actor,
         "alerts.ingest",
@@ -126,9 +138,10 @@ def _ingest_files(
     paths: Sequence[Path],
     marking: Marking,
     source: str,
-    rules: RuleSet | None,
+    rules: Sequence[RuleGroup],
     fmt: AlertFormat,
     report: AlertIngestReport,
+    writer: Clearance | None,
 ) -> None:
     for path in _files(paths, report):
         try:
@@ -142,10 +155,10 @@ def _ingest_files(
         if kind == "eve":
             with _collector_paused():
                 for batch in batched(read_eve(path, on_error=report.fail), BATCH_SIZE):
-                    _store_batch(store, batch, marking, source, rules, report)
+                    _store_batch(store, batch, marking, source, rules, report, writer)
         else:
             for events in batched(read_windows_events(path, on_error=report.fail), BATCH_SIZE):
-                _store_batch(store, events, marking, source, rules, report)
+                _store_batch(store, events, marking, source, rules, report, writer)
 
 
 @contextmanager
@@ -187,36 +200,60 @@ def _store_batch(
     batch: Sequence[object],
     marking: Marking,
     source: str,
-    rules: RuleSet | None,
+    rules: Sequence[RuleGroup],
     report: AlertIngestReport,
+    writer: Clearance | None,
 ) -> None:
     alerts = [r for r in batch if isinstance(r, Alert)]
     network = [r for r in batch if isinstance(r, NetworkEvent)]
     windows = [r for r in batch if isinstance(r, WindowsEvent)]
-    if windows and rules is not None:
-        alerts.extend(rules.alerts(windows))
     added_alerts = store.add_alerts(alerts, marking, source) if alerts else 0
     added_events = 0
     if network:
         added_events += store.add_network_events(network, marking, source)
     if windows:
         added_events += store.add_windows_events(windows, marking, source)
-    report.alerts += added_alerts
-    report.events += added_events
-    report.duplicates += (len(alerts) - added_alerts) + (len(network) + len(windows) - added_events)
+    if writer is None or may_read(writer, marking):
+        report.alerts += added_alerts
+        report.events += added_events
+        report.duplicates += (len(alerts) - added_alerts) + (
+            len(network) + len(windows) - added_events
+        )
+    else:
+        # Written above the writer's own clearance: whatever is already held
+        # there is not theirs to know of, so everything counts as new.
+        report.alerts += len(alerts)
+        report.events += len(network) + len(windows)
+    for ruleset, rule_marking in rules if windows else ():
+        raised = list(ruleset.alerts(windows))
+        if not raised:
+            continue
+        # An alert says the event happened and that someone looks for it: it
+        # carries both the event's and the rule's marking.
+        alert_marking = high_water_mark([marking, rule_marking])
+        added = store.add_alerts(raised, alert_marking, source)
+        if writer is None or may_read(writer, alert_marking):
+            report.alerts += added
+            report.duplicates += len(raised) - added
 
 
-def run_rules(store: Store, rules: RuleSet) -> int:
-    """Run `rules` over every stored Windows event; store new alerts. Returns how many."""
+def run_rules(
+    store: Store, rules: RuleSet, rule_marking: Marking, reader: Clearance | None = None
+) -> int:
+    """Run `rules` over every stored Windows event; store new alerts, each marked by
+    its event and the rules' marking. Returns how many new alerts `reader` may read."""
     added = 0
     by_marking: dict[str, tuple[Marking, str, list[Alert]]] = {}
     for event, marking, source in store.windows_events_for_maintenance():
         alerts = list(rules.alerts([event]))
         if alerts:
-            key = json.dumps([str(marking), source])
-            by_marking.setdefault(key, (marking, source, []))[2].extend(alerts)
+            alert_marking = high_water_mark([marking, rule_marking])
+            key = json.dumps([str(alert_marking), source])
+            by_marking.setdefault(key, (alert_marking, source, []))[2].extend(alerts)
     for marking, source, alerts in by_marking.values():
-        added += store.add_alerts(alerts, marking, source)
+        stored = store.add_alerts(alerts, marking, source)
+        if reader is None or may_read(reader, marking):
+            added += stored
     return added
 
 

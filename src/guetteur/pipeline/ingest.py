@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,16 +25,15 @@ from guetteur._exceptions import GuetteurError, IngestError, MarkingError, NoMar
 from guetteur.enrich.embeddings import embed
 from guetteur.enrich.grading import find_grade
 from guetteur.enrich.language import detect_languages
-from guetteur.enrich.resolution import FuzzyIndex
 from guetteur.enrich.times import find_reported_time
 from guetteur.ingest._base import RawDocument
 from guetteur.ingest.registry import iter_input_files, parse_file
-from guetteur.model import Chunk, Document, Grade, Marking
+from guetteur.model import Chunk, Clearance, Document, Grade, Marking
 from guetteur.pipeline._batching import batched
 from guetteur.pipeline.chunking import chunk_text
 from guetteur.pipeline.enrichment import Enricher, Enrichment
-from guetteur.security.markings import find_banner, high_water_mark, parse_marking
-from guetteur.store.base import NewDocument, Store
+from guetteur.security.markings import find_banner, high_water_mark, may_read, parse_marking
+from guetteur.store.base import NewDocument, Spill, Store
 
 __all__ = [
     "IngestOptions",
@@ -57,12 +56,16 @@ class IngestOptions:
     marking: Marking | None = None  # --marking: a floor, combined with banners
     grade: Grade | None = None  # --grade: used when the text states none
     actor: str = "system"
+    # The writer's clearance: duplicates and raises are decided from the copies it
+    # may read only (None: a maintenance run that sees every copy).
+    clearance: Clearance | None = None
 
 
 @dataclass
 class IngestReport:
     ingested: int = 0
     duplicates: int = 0
+    raised: int = 0  # copies the writer may read whose marking this run raised
     failed: list[dict[str, str]] = field(default_factory=list)
     doc_ids: list[str] = field(default_factory=list)
 
@@ -135,7 +138,7 @@ def prepare(
     if not chunks:
         raise IngestError(raw.origin, "empty document (no text to store)")
     document = Document(
-        id=sha[:16],
+        id="",  # keyed by content and marking when stored (Store.document_id)
         title=(raw.title or Path(raw.origin).stem).strip()[:300],
         text=text,
         language=language,
@@ -179,12 +182,11 @@ def ingest_paths(
     entities and events (`guetteur reindex` adds them later).
     """
     report = IngestReport()
-    if options.marking is not None:
-        store.set_source_default_marking(options.source, options.marking)
+    # --marking is a floor for this run only: a source's default is set by a
+    # security officer with `guetteur sources set`, never as a side effect.
     source_default = store.source_default_marking(options.source)
-    known = FuzzyIndex(store.entity_keys())
     for batch in batched(_parsed(paths, report, on_file), BATCH_SIZE):
-        _ingest_batch(store, batch, options, source_default, report, enricher, known)
+        _ingest_batch(store, batch, options, source_default, report, enricher)
     _audit_ingest(store, options, [str(p) for p in paths], report)
     return report
 
@@ -198,9 +200,8 @@ def ingest_raw(
     """Ingest documents another reader already made (e.g. from a STIX bundle)."""
     report = IngestReport()
     source_default = store.source_default_marking(options.source)
-    known = FuzzyIndex(store.entity_keys())
     for batch in batched(iter(raws), BATCH_SIZE):
-        _ingest_batch(store, batch, options, source_default, report, enricher, known)
+        _ingest_batch(store, batch, options, source_default, report, enricher)
     _audit_ingest(store, options, [raw.origin for raw in raws], report)
     return report
 
@@ -217,8 +218,8 @@ def _audit_ingest(
             "marking": str(options.marking) if options.marking else None,
             "ingested": report.ingested,
             "duplicates": report.duplicates,
+            "raised": report.raised,
             "failed": len(report.failed),
-            "doc_ids": report.doc_ids,
         },
     )
 
@@ -230,7 +231,6 @@ def _ingest_batch(
     source_default: Marking | None,
     report: IngestReport,
     enricher: Enricher | None,
-    known: FuzzyIndex,
 ) -> None:
     now = datetime.now(UTC)
     languages = detect_languages([raw.text for raw in batch])
@@ -240,22 +240,109 @@ def _ingest_batch(
             prepared.append(prepare(raw, language, options, source_default, now))
         except IngestError as error:
             report.fail(error.origin, error.reason)
-    stored = store.known_hashes([p.document.sha256 for p in prepared])
-    fresh: dict[str, PreparedDocument] = {}
-    for item in prepared:
-        sha = item.document.sha256
-        if sha in stored or sha in fresh:
-            report.duplicates += 1
-        else:
-            fresh[sha] = item
+    while prepared:
+        # The same content twice in one batch: the second copy is decided once the
+        # first is stored, like a copy from an earlier run.
+        first: dict[str, PreparedDocument] = {}
+        later: list[PreparedDocument] = []
+        for item in prepared:
+            if item.document.sha256 in first:
+                later.append(item)
+            else:
+                first[item.document.sha256] = item
+        _store_decided(store, list(first.values()), options, report, enricher, now)
+        prepared = later
+
+
+def _store_decided(
+    store: Store,
+    items: list[PreparedDocument],
+    options: IngestOptions,
+    report: IngestReport,
+    enricher: Enricher | None,
+    now: datetime,
+) -> None:
+    """Decide, for each document, new copy, duplicate or raise — from what the writer
+    may read only — and store the batch with its audit record in one transaction.
+
+    Noninterference: the answer the writer gets (ingested, duplicate, raised) must
+    not depend on copies they may not read. Content already held at a marking the
+    writer may not read is stored again at the writer's marking, reported as new,
+    and recorded as a spill for security officers; content whose keyed id (content
+    and marking) already exists unreadable to the writer — they wrote above their
+    own clearance — is reported as new and not stored twice.
+    """
+    writer = options.clearance
+    held = store.held_copies([item.document.sha256 for item in items])
+    fresh: list[PreparedDocument] = []
+    raises: list[tuple[str, Marking]] = []
+    spills: list[Spill] = []
+    for item in items:
+        document = item.document
+        copies = held.get(document.sha256, [])
+        readable = [(i, m) for i, m in copies if writer is None or may_read(writer, m)]
+        if readable:
+            same = [i for i, m in readable if high_water_mark([m, document.marking]) == m]
+            if same:
+                report.duplicates += 1
+                report.doc_ids.append(same[0])
+            else:
+                doc_id, marking = readable[0]
+                raises.append((doc_id, high_water_mark([marking, document.marking])))
+            continue
+        doc_id = store.document_id(document.sha256, document.marking)
+        lower = [
+            (i, m) for i, m in copies if high_water_mark([m, document.marking]) != document.marking
+        ]
+        if lower:
+            spills.append(
+                Spill(
+                    now,
+                    options.actor,
+                    document.sha256,
+                    doc_id,
+                    document.marking,
+                    lower,
+                    document.origin,
+                )
+            )
+        if any(i == doc_id for i, _ in copies):
+            # Already held exactly so, above the writer: nothing to add, and the
+            # same answer as if it were new.
+            report.ingested += 1
+            report.doc_ids.append(doc_id)
+            continue
+        fresh.append(PreparedDocument(replace(document, id=doc_id), item.chunks))
+    to_store = _embedded_and_enriched(fresh, enricher)
+    with store.atomic():
+        added = store.add_documents(to_store)
+        raised = [store.remark_document(doc_id, marking) for doc_id, marking in raises]
+        for spill in spills:
+            store.record_spill(spill)
+        if added or raised:
+            store.audit(
+                options.actor,
+                "ingest.batch",
+                {"source": options.source, "doc_ids": [*added, *raised], "raised": raised},
+            )
+    report.ingested += len(added)
+    report.raised += len(raised)
+    # A concurrent run may have stored some of them between our check and our write.
+    report.duplicates += len(to_store) - len(added)
+    report.doc_ids.extend([*added, *raised])
+
+
+def _embedded_and_enriched(
+    fresh: list[PreparedDocument], enricher: Enricher | None
+) -> list[NewDocument]:
     if not fresh:
-        return
-    documents = [item.document for item in fresh.values()]
-    vectors = embed([c.text for item in fresh.values() for c in item.chunks])
-    enrichments = _enrich(enricher, documents, known)
+        return []
+    documents = [item.document for item in fresh]
+    vectors = embed([c.text for item in fresh for c in item.chunks])
+    enrichments = _enrich(enricher, documents)
     to_store: list[NewDocument] = []
     offset = 0
-    for item, enrichment in zip(fresh.values(), enrichments, strict=True):
+    for item, enrichment in zip(fresh, enrichments, strict=True):
         count = len(item.chunks)
         to_store.append(
             NewDocument(
@@ -267,23 +354,16 @@ def _ingest_batch(
             )
         )
         offset += count
-    added = store.add_documents(to_store)
-    # A concurrent run may have stored some of them between our check and our write.
-    report.duplicates += len(to_store) - len(added)
-    report.ingested += len(added)
-    report.doc_ids.extend(added)
+    return to_store
 
 
-def _enrich(
-    enricher: Enricher | None, documents: Sequence[Document], known: FuzzyIndex
-) -> list[Enrichment]:
+def _enrich(enricher: Enricher | None, documents: Sequence[Document]) -> list[Enrichment]:
     if enricher is None:
         return [Enrichment((), ()) for _ in documents]
     return enricher.enrich_batch(
         [d.text for d in documents],
         [d.language for d in documents],
         [d.reported_at or d.ingested_at for d in documents],
-        known,
     )
 
 
@@ -297,13 +377,10 @@ def reindex(
     nothing to anyone. Returns the number of documents re-enriched.
     """
     count = 0
-    # Seeded with the stored keys so that fuzzy merges land on the same entities
-    # whatever order the documents come in.
-    known = FuzzyIndex(store.entity_keys())
     batch: list[Document] = []
 
     def flush() -> None:
-        for document, enrichment in zip(batch, _enrich(enricher, batch, known), strict=True):
+        for document, enrichment in zip(batch, _enrich(enricher, batch), strict=True):
             store.replace_enrichment(document.id, enrichment.entities, enrichment.events)
             on_document(document.id)
         batch.clear()

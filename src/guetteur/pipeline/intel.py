@@ -68,8 +68,7 @@ def import_intel(
     enricher: Enricher | None,
     actor: str,
 ) -> IntelImportReport:
-    if marking is not None:
-        store.set_source_default_marking(source, marking)
+    # --marking is for this run only; a source's default is a security officer's.
     chosen = marking or store.source_default_marking(source)
     if chosen is None:
         raise NoMarkingError(

@@ -284,6 +284,21 @@ MIGRATIONS: list[str] = [
         origin TEXT NOT NULL
     );
 
+    -- An indicator held at two markings is two rows (see spills above).
+    CREATE TABLE indicators_v6 (
+        kind TEXT NOT NULL,
+        value TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        source TEXT NOT NULL,
+        record TEXT NOT NULL,
+        marking_id INTEGER NOT NULL REFERENCES markings(id),
+        PRIMARY KEY (kind, value, origin, marking_id)
+    );
+    INSERT INTO indicators_v6 SELECT kind, value, origin, source, record, marking_id
+        FROM indicators;
+    DROP TABLE indicators;
+    ALTER TABLE indicators_v6 RENAME TO indicators;
+
     CREATE TABLE sigma_rules (
         key TEXT PRIMARY KEY,             -- opaque: the owner's rule id, keyed
         owner TEXT NOT NULL REFERENCES users(name),
@@ -292,6 +307,19 @@ MIGRATIONS: list[str] = [
         loaded_at TEXT NOT NULL,
         UNIQUE (owner, rule_id)
     );
+    """,
+    # 6 → 7: entities as each reader may know them (issue 9). The lexicon's or
+    # gazetteer's name moves from the entity to each mention that gave it, so an
+    # entity is named after it only for readers of such a mention. Earlier
+    # workspaces merged spellings at ingest against every stored name:
+    # `guetteur reindex` re-keys their mentions.
+    """
+    ALTER TABLE mentions ADD COLUMN canonical TEXT;
+    UPDATE mentions SET canonical = (
+        SELECT e.canonical FROM entities e WHERE e.id = mentions.entity_id
+    ) WHERE source != 'model'
+        OR entity_id IN (SELECT id FROM entities WHERE geonameid IS NOT NULL);
+    ALTER TABLE entities DROP COLUMN canonical;
     """,
 ]
 

@@ -12,6 +12,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,13 +33,22 @@ from guetteur.model import (
     Severity,
     WindowsEvent,
 )
-from guetteur.security.audit import GENESIS, AuditRow, chain_hash, verify_chain
+from guetteur.security.audit import (
+    GENESIS,
+    AuditIntegrityError,
+    AuditRow,
+    ChainHead,
+    TraceIndex,
+    chain_hash,
+    verify_chain,
+)
 from guetteur.security.markings import parse_marking
 from guetteur.store.base import (
     ChunkHit,
     DocumentStats,
     NewDocument,
     Requirement,
+    Spill,
     StoredAlert,
     User,
     Vector,
@@ -47,6 +57,7 @@ from guetteur.store.base import (
 from guetteur.store.sqlite._common import iso, iso_default, now
 from guetteur.store.sqlite._connect import IntegrityError, connect
 from guetteur.store.sqlite.entities import EntityStore
+from guetteur.store.sqlite.fulltext import rank_passages
 from guetteur.store.sqlite.schema import migrate
 
 __all__ = ["SQLiteStore"]
@@ -80,25 +91,44 @@ class SQLiteStore(EntityStore):
                 (key, value),
             )
 
-    def add_user(self, name: str, clearance: Clearance) -> None:
+    def add_user(self, name: str, clearance: Clearance, role: str = "analyst") -> None:
+        """Add a new user; an existing name is refused (clearances change with set_user)."""
+        with self._transaction():
+            try:
+                self._db.execute(
+                    "INSERT INTO users(name, level, nationality, caveats, created_at, role) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        name,
+                        int(clearance.level),
+                        clearance.nationality,
+                        json.dumps(sorted(clearance.caveats)),
+                        now(),
+                        role,
+                    ),
+                )
+            except IntegrityError as error:
+                raise WorkspaceError(f"user {name!r} already exists") from error
+
+    def set_user(self, name: str, clearance: Clearance, role: str) -> None:
+        """Change an existing user's clearance and role."""
+        self.get_user(name)
         with self._transaction():
             self._db.execute(
-                "INSERT INTO users(name, level, nationality, caveats, created_at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET level = excluded.level, "
-                "nationality = excluded.nationality, caveats = excluded.caveats",
+                "UPDATE users SET level = ?, nationality = ?, caveats = ?, role = ? WHERE name = ?",
                 (
-                    name,
                     int(clearance.level),
                     clearance.nationality,
                     json.dumps(sorted(clearance.caveats)),
-                    now(),
+                    role,
+                    name,
                 ),
             )
 
+    _USER_COLUMNS = "name, level, nationality, caveats, role"
+
     def get_user(self, name: str) -> User:
-        row = self._one(
-            "SELECT name, level, nationality, caveats FROM users WHERE name = ?", (name,)
-        )
+        row = self._one(f"SELECT {self._USER_COLUMNS} FROM users WHERE name = ?", (name,))
         if row is None:
             raise UnknownUserError(
                 f"unknown user {name!r}: add it with `guetteur users add {name} --clearance ...`"
@@ -106,9 +136,7 @@ class SQLiteStore(EntityStore):
         return _user(row)
 
     def list_users(self) -> list[User]:
-        rows = self._db.execute(
-            "SELECT name, level, nationality, caveats FROM users ORDER BY name"
-        ).fetchall()
+        rows = self._db.execute(f"SELECT {self._USER_COLUMNS} FROM users ORDER BY name").fetchall()
         return [_user(row) for row in rows]
 
     # ---------------------------------------------------------- markings/sources
@@ -130,15 +158,130 @@ class SQLiteStore(EntityStore):
             )
 
     # ---------------------------------------------------------------- documents
-    def known_hashes(self, sha256s: Sequence[str]) -> set[str]:
+    def atomic(self) -> AbstractContextManager[None]:
+        """One transaction around several calls (a stored batch and its audit record)."""
+        return self._transaction()
+
+    def document_id(self, sha256: str, marking: Marking) -> str:
+        """The id of this content held at this marking: keyed, so nobody can guess it."""
+        return self.opaque_id("document", sha256, str(marking))
+
+    def held_copies(self, sha256s: Sequence[str]) -> dict[str, list[tuple[str, Marking]]]:
+        """Every stored copy of each content hash, with its marking: for ingest decisions
+        only (duplicates, raises, spills), never shown to a reader."""
         rows = self._db.execute(
-            "SELECT sha256 FROM documents WHERE sha256 IN (SELECT value FROM json_each(?))",
+            "SELECT sha256, id, marking_id FROM documents "
+            "WHERE sha256 IN (SELECT value FROM json_each(?)) ORDER BY id",
             (json.dumps(list(sha256s)),),
         )
-        return {row[0] for row in rows}
+        held: dict[str, list[tuple[str, Marking]]] = {}
+        for sha, doc_id, marking_id in rows:
+            held.setdefault(sha, []).append((doc_id, self._marking(marking_id)))
+        return held
+
+    def remark_document(self, doc_id: str, marking: Marking) -> str:
+        """Give a document a new marking; its passages, mentions, events and watch hits
+        follow at once. Returns its id under the new marking (ids are keyed by content
+        and marking, so that a copy written later at the old marking gets the same id
+        in every workspace). Access was decided by the caller."""
+        with self._transaction():
+            row = self._one("SELECT sha256 FROM documents WHERE id = ?", (doc_id,))
+            if row is None:
+                raise NotFoundError(f"no document {doc_id!r}")
+            new_id = self.document_id(row[0], marking)
+            marking_id = self._marking_id(marking)
+            if new_id != doc_id and self._one("SELECT 1 FROM documents WHERE id = ?", (new_id,)):
+                # The same content is already held at that marking: one copy is enough.
+                self._delete_document(doc_id)
+                return new_id
+            if new_id != doc_id:
+                self._db.execute(
+                    f"INSERT INTO documents({self._DOC_COLUMNS}) SELECT ?, "
+                    + self._DOC_COLUMNS.split(", ", 1)[1]
+                    + " FROM documents WHERE id = ?",
+                    (new_id, doc_id),
+                )
+            for table in ("chunks", "mentions", "events", "watch_hits"):
+                self._db.execute(
+                    f"UPDATE {table} SET doc_id = ?, marking_id = ? WHERE doc_id = ?",
+                    (new_id, marking_id, doc_id),
+                )
+            self._db.execute(
+                "UPDATE documents SET marking_id = ? WHERE id = ?", (marking_id, new_id)
+            )
+            if new_id != doc_id:
+                self._document_moved(doc_id, new_id)
+                self._db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+        return new_id
+
+    def _document_moved(self, old_id: str, new_id: str) -> None:
+        """Hook for records keyed by document id (event ids) after a remark."""
+
+    def withdraw_document(self, doc_id: str) -> None:
+        """Remove a document and everything derived from it from every index."""
+        with self._transaction():
+            if self._one("SELECT 1 FROM documents WHERE id = ?", (doc_id,)) is None:
+                raise NotFoundError(f"no document {doc_id!r}")
+            self._delete_document(doc_id)
+
+    def _delete_document(self, doc_id: str) -> None:
+        self._db.execute(
+            "DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE doc_id = ?)",
+            (doc_id,),
+        )
+        self._db.execute("DELETE FROM watch_hits WHERE doc_id = ?", (doc_id,))
+        self._db.execute(
+            "DELETE FROM event_participants WHERE event_id IN "
+            "(SELECT id FROM events WHERE doc_id = ?)",
+            (doc_id,),
+        )
+        for table in ("events", "mentions", "chunks"):
+            self._db.execute(f"DELETE FROM {table} WHERE doc_id = ?", (doc_id,))
+        self._db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+        # Entities only this document named would linger as names without evidence.
+        self._db.execute(
+            "DELETE FROM entities WHERE id NOT IN (SELECT entity_id FROM mentions) "
+            "AND id NOT IN (SELECT entity_id FROM event_participants) "
+            "AND id NOT IN (SELECT place_entity_id FROM events "
+            "WHERE place_entity_id IS NOT NULL)"
+        )
+
+    def record_spill(self, spill: Spill) -> None:
+        """Content written lower than it is already held: for security officers only."""
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO spills(at, actor, sha256, doc_id, marking_id, held, origin) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    iso(spill.at),
+                    spill.actor,
+                    spill.sha256,
+                    spill.doc_id,
+                    self._marking_id(spill.marking),
+                    json.dumps([[d, str(m)] for d, m in spill.held]),
+                    spill.origin,
+                ),
+            )
+
+    def list_spills(self) -> list[Spill]:
+        rows = self._db.execute(
+            "SELECT at, actor, sha256, doc_id, marking_id, held, origin FROM spills ORDER BY id"
+        ).fetchall()
+        return [
+            Spill(
+                at=datetime.fromisoformat(at),
+                actor=actor,
+                sha256=sha,
+                doc_id=doc_id,
+                marking=self._marking(marking_id),
+                held=tuple((d, parse_marking(m)) for d, m in json.loads(held)),
+                origin=origin,
+            )
+            for at, actor, sha, doc_id, marking_id, held, origin in rows
+        ]
 
     def add_documents(self, batch: Sequence[NewDocument]) -> list[str]:
-        """Store a batch atomically; return the ids added (content already stored is skipped)."""
+        """Store a batch atomically; return the ids added (an id already stored is skipped)."""
         added: list[str] = []
         with self._transaction():
             for item in batch:
@@ -268,6 +411,7 @@ class SQLiteStore(EntityStore):
     # -------------------------------------------------------------------- cyber
     def add_alerts(self, alerts: Sequence[Alert], marking: Marking, source: str) -> int:
         """Store alerts (one transaction); an alert already stored (same id) is skipped."""
+        canonical = str(marking)
         with self._transaction():
             marking_id = self._marking_id(marking)
             before = self._db.total_changes
@@ -281,7 +425,11 @@ class SQLiteStore(EntityStore):
                 [
                     (
                         # Alert times are UTC already; _iso only for one that is not.
-                        a.id, a.time.isoformat() if a.time.tzinfo is UTC else iso(a.time),
+                        # Keyed by the workspace secret and the marking: the same sensor
+                        # record held at two markings is two rows, so what a reader
+                        # may store never depends on what is held above them.
+                        self.opaque_id("alert", a.id, canonical),
+                        a.time.isoformat() if a.time.tzinfo is UTC else iso(a.time),
                         a.detector, a.signature, a.rule_id, int(a.severity),
                         a.host, a.src, a.src_port, a.dst, a.dst_port, a.protocol, a.flow_id,
                         a.category, orjson.dumps(a.techniques).decode() if a.techniques else "[]",
@@ -303,7 +451,7 @@ class SQLiteStore(EntityStore):
                 # The stdlib encoder, not orjson: the id hashes these exact bytes, and
                 # a re-ingest after an upgrade must find the events it stored before.
                 data = json.dumps(e.data, ensure_ascii=False, sort_keys=True, default=str)
-                event_id = hashlib.sha256(data.encode()).hexdigest()[:16]
+                event_id = hashlib.sha256(f"{marking}|{data}".encode()).hexdigest()[:16]
                 rows.append((event_id, iso(e.time), e.event_type, e.flow_id, e.src, e.dst, data,
                              source, marking_id))  # fmt: skip
             self._db.executemany(
@@ -323,7 +471,7 @@ class SQLiteStore(EntityStore):
             for e in events:
                 # Stdlib encoder kept: the id hashes these bytes (see add_network_events).
                 data = json.dumps(e.data, ensure_ascii=False, sort_keys=True, default=str)
-                identity = f"{e.computer}|{e.channel}|{e.record_id}|{iso(e.time)}|{data}"
+                identity = f"{marking}|{e.computer}|{e.channel}|{e.record_id}|{iso(e.time)}|{data}"
                 event_id = hashlib.sha256(identity.encode()).hexdigest()[:16]
                 rows.append((event_id, iso(e.time), e.channel, e.provider, e.event_id,
                              e.computer, e.record_id, data, source, marking_id))  # fmt: skip
@@ -435,6 +583,23 @@ class SQLiteStore(EntityStore):
             found.append((Indicator(**fields), self._marking(marking_id)))
         return found
 
+    def add_sigma_rule(self, key: str, owner: str, rule_id: str, marking: Marking) -> None:
+        """Record a loaded rule (its file is kept by the workspace); a reload replaces it."""
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO sigma_rules(key, owner, rule_id, marking_id, loaded_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET "
+                "marking_id = excluded.marking_id, loaded_at = excluded.loaded_at",
+                (key, owner, rule_id, self._marking_id(marking), now()),
+            )
+
+    def sigma_rules(self) -> list[tuple[str, str, str, Marking]]:
+        """Every loaded rule: (key, owner, rule id, marking), for running them only."""
+        rows = self._db.execute(
+            "SELECT key, owner, rule_id, marking_id FROM sigma_rules ORDER BY key"
+        ).fetchall()
+        return [(k, o, r, self._marking(m)) for k, o, r, m in rows]
+
     def set_attack_catalogue(self, records: Sequence[Mapping[str, Any]]) -> None:
         """Replace the ATT&CK catalogue (the user brings one; a newer one replaces it)."""
         with self._transaction():
@@ -475,17 +640,19 @@ class SQLiteStore(EntityStore):
         ]
 
     def search_text(self, query: str, clearance: Clearance, limit: int) -> list[ChunkHit]:
-        """BM25 over FTS5. `query` is an FTS5 expression built by search/, not raw user text."""
-        readable = json.dumps(self.readable_marking_ids(clearance))
+        """BM25 from the statistics of readable passages only (store/sqlite/fulltext.py).
+
+        `query` is an FTS5 expression built by search/ (quoted phrases joined
+        by OR), not raw user text.
+        """
+        ranked = rank_passages(self._db, query, self.readable_marking_ids(clearance), limit)
         rows = self._db.execute(
-            f"SELECT {self._HIT_COLUMNS}, -bm25(chunks_fts, 2.0, 1.0) AS score "
-            "FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
-            "JOIN documents d ON d.id = c.doc_id "
-            "WHERE chunks_fts MATCH ? AND c.marking_id IN (SELECT value FROM json_each(?)) "
-            "ORDER BY score DESC LIMIT ?",
-            (query, readable, limit),
+            f"SELECT {self._HIT_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
+            "WHERE c.id IN (SELECT value FROM json_each(?))",
+            (json.dumps([passage.chunk_id for passage in ranked]),),
         ).fetchall()
-        return self._hits(rows)
+        by_id = {row[0]: row for row in rows}
+        return self._hits([(*by_id[p.chunk_id], p.score) for p in ranked])
 
     def search_vector(self, vector: Vector, clearance: Clearance, limit: int) -> list[ChunkHit]:
         """Cosine similarity, exact (no index to drift); filtered before ranking."""
@@ -637,16 +804,76 @@ class SQLiteStore(EntityStore):
         for row_id, at, actor, action, detail, prev, digest in rows:
             yield AuditRow(row_id, at, actor, action, json.loads(detail), prev, digest)
 
-    def verify_audit(self) -> tuple[int, str]:
-        """(rows, head hash) of an intact chain; AuditChainError at the first bad row."""
-        count = int(self.get_setting("audit_head_count") or 0)
-        head = self.get_setting("audit_head_hash") or GENESIS
-        return verify_chain(self.audit_rows(), count, head), head
+    def verify_audit(self, extends: ChainHead | None = None) -> tuple[int, str]:
+        """(rows, head hash) of an intact, protected and complete chain.
+
+        AuditChainError at the first bad row (or where the chain leaves `extends`,
+        an anchored point); AuditIntegrityError when the audit table or its
+        append-only triggers are missing or altered, or when a stored document or
+        user has no audit record.
+        """
+        with self._lock:
+            began = not self._db.in_transaction
+            if began:
+                # One read snapshot: an append by another process between reading
+                # the head and the rows must not look like tampering.
+                self._db.execute("BEGIN")
+            try:
+                self._check_audit_protection()
+                count = self.get_setting("audit_head_count")
+                digest = self.get_setting("audit_head_hash")
+                head = None
+                if count is not None or digest is not None:
+                    head = ChainHead(int(count or 0), digest or GENESIS)
+                traces = TraceIndex()
+                rows = verify_chain(traces.noting(self.audit_rows()), head, extends)
+                traces.check(
+                    (doc_id for (doc_id,) in self._db.execute("SELECT id FROM documents")),
+                    (name for (name,) in self._db.execute("SELECT name FROM users")),
+                )
+            finally:
+                if began:
+                    self._db.execute("COMMIT")
+        return rows, head.hash if head is not None else GENESIS
+
+    def _check_audit_protection(self) -> None:
+        """The audit table and its append-only triggers, exactly as the schema makes them.
+
+        The triggers are what stops an UPDATE or DELETE through SQL; without them
+        the chain can be rewritten consistently, so their absence is itself a failure.
+        """
+        listing = (
+            "SELECT type, name, sql FROM sqlite_master "
+            "WHERE tbl_name = 'audit' AND type IN ('table', 'trigger')"
+        )
+        reference = connect(":memory:")
+        try:
+            migrate(reference)
+            expected = {(kind, name): sql for kind, name, sql in reference.execute(listing)}
+        finally:
+            reference.close()
+        found = {(kind, name): sql for kind, name, sql in self._db.execute(listing)}
+        if ("table", "audit") not in found:
+            raise AuditIntegrityError("the audit table is missing (dropped)")
+        problems = []
+        for (kind, name), sql in sorted(expected.items()):
+            if (kind, name) not in found:
+                problems.append(f"the append-only {kind} {name!r} is missing (dropped)")
+            elif found[kind, name] != sql:
+                problems.append(f"the {kind} {name!r} differs from the schema's (altered)")
+        problems += [
+            f"an unexpected {kind} {name!r} is defined on the audit table"
+            for kind, name in sorted(found.keys() - expected.keys())
+        ]
+        if problems:
+            raise AuditIntegrityError(
+                "; ".join(problems) + ": the log was open to rewriting, so its chain proves nothing"
+            )
 
 
 def _user(row: Sequence[Any]) -> User:
-    name, level, nationality, caveats = row
-    return User(name, Clearance(Level(level), nationality, frozenset(json.loads(caveats))))
+    name, level, nationality, caveats, role = row
+    return User(name, Clearance(Level(level), nationality, frozenset(json.loads(caveats))), role)
 
 
 def open_store(path: Path) -> SQLiteStore:
