@@ -1,12 +1,15 @@
 """Hybrid retrieval: full text and multilingual vectors, fused by reciprocal rank.
 
-Full text (FTS5/BM25, accents folded) finds exact names, designators and
-codes — "BTR-82A", "35VNF6763382659" — that embeddings blur; the sentence
-encoder finds the same meaning in the other language and in other words. Each
-side ranks only the passages the reader may read (the store filters inside
-its queries); reciprocal rank fusion merges the two lists without having to
-calibrate BM25 against cosine scores. Results are documents, each shown by its
-best passage.
+Full text (BM25, accents folded) finds exact names, designators and codes —
+"BTR-82A", "35VNF6763382659" — that embeddings blur; the sentence encoder
+finds the same meaning in the other language and in other words. Each side
+ranks only the passages the reader may read (the store filters inside its
+queries), and neither side's scores use anything else: BM25's statistics are
+counted over the readable passages (store/sqlite/fulltext.py), cosine
+similarity has no corpus statistics. Reciprocal rank fusion merges the two
+lists without having to calibrate BM25 against cosine scores; ties fall to
+document id and offset, never to a row number that unreadable rows could
+shift. Results are documents, each shown by its best passage.
 """
 
 from __future__ import annotations
@@ -61,7 +64,6 @@ class SearchResult:
     language: str
     snippet: str
     score: float
-    chunk_id: int
     start: int
     end: int
 
@@ -138,6 +140,7 @@ def retrieve_passages(
     reader's clearance inside both queries, so a passage the reader may not
     read never reaches fusion, let alone a model.
     """
+    # Keyed by chunk id (one passage once), but ordered by readable data only.
     fused: dict[int, float] = {}
     hits: dict[int, ChunkHit] = {}
     expression = fts_query(query)
@@ -152,7 +155,9 @@ def retrieve_passages(
             weight = term_share(terms, hit.text) if weigh else 1.0
             fused[hit.chunk_id] = fused.get(hit.chunk_id, 0.0) + weight / (RRF_K + rank + 1)
             hits.setdefault(hit.chunk_id, hit)
-    ordered = sorted(fused.items(), key=lambda pair: (-pair[1], pair[0]))
+    ordered = sorted(
+        fused.items(), key=lambda pair: (-pair[1], hits[pair[0]].doc_id, hits[pair[0]].start)
+    )
     return [RankedPassage(hits[chunk_id], score) for chunk_id, score in ordered]
 
 
@@ -180,7 +185,6 @@ def hybrid_search(
             language=hit.language,
             snippet=_snippet(hit, terms),
             score=round(score, 6),
-            chunk_id=hit.chunk_id,
             start=hit.start,
             end=hit.end,
         )
