@@ -306,9 +306,13 @@ def _progress_ingest(
 ) -> IngestReport:
     if not show_progress:
         return workspace.ingest(actor, paths, **options)
+    from rich.markup import escape
+
+    from guetteur.ingest._decode import printable
     from guetteur.ingest.registry import iter_input_files
 
-    total = sum(1 for _ in iter_input_files(paths))
+    follow_links = bool(options.get("follow_links"))
+    total = sum(1 for _ in iter_input_files(paths, follow_links=follow_links))
     with Progress(
         TextColumn("[bold]ingest"),
         BarColumn(),
@@ -321,7 +325,9 @@ def _progress_ingest(
         task = progress.add_task("", total=total)
 
         def advance(path: Path) -> None:
-            progress.update(task, advance=1, description=path.name)
+            # Escaped twice: for the terminal (control characters) and for rich,
+            # which would read "[red]" in a file name as markup.
+            progress.update(task, advance=1, description=escape(printable(path.name)))
 
         return workspace.ingest(actor, paths, on_file=advance, **options)
 
@@ -333,6 +339,11 @@ def _progress_ingest(
 )
 @click.option("--marking", help="Marking for inputs without a banner; a floor for those with one.")
 @click.option("--grade", help="Admiralty grade (e.g. B2) for inputs that state none.")
+@click.option(
+    "--follow-links",
+    is_flag=True,
+    help="Follow links that lead outside the named folders (listed as skipped otherwise).",
+)
 @json_option
 @as_option
 @click.pass_context
@@ -343,6 +354,7 @@ def ingest(
     source: str,
     marking: str | None,
     grade: str | None,
+    follow_links: bool,
     as_json: bool,
     as_user: str | None,
 ) -> None:
@@ -359,15 +371,30 @@ def ingest(
         source=source,
         marking=parse_marking(marking) if marking else None,
         grade=Grade.parse(grade) if grade else None,
+        follow_links=follow_links,
     )
+    from guetteur.ingest._decode import printable
+
+    # Paths come from the file system: a name holding a newline or an ANSI escape
+    # must not fake a line or a colour, in text or JSON (json.dumps leaves C1
+    # controls, bidi overrides and undecodable bytes as they are).
+    failed = [
+        {"path": printable(failure["path"]), "error": printable(failure["error"])}
+        for failure in report.failed
+    ]
     if as_json:
         _emit_json(
-            {"ingested": report.ingested, "duplicates": report.duplicates, "failed": report.failed}
+            {
+                "ingested": report.ingested,
+                "duplicates": report.duplicates,
+                "raised": report.raised,
+                "failed": failed,
+            }
         )
     else:
-        counts = (report.ingested, report.duplicates, len(report.failed))
-        click.echo("ingested {}, duplicates {}, failed {}".format(*counts))
-        for failure in report.failed:
+        counts = (report.ingested, report.duplicates, report.raised, len(report.failed))
+        click.echo("ingested {}, duplicates {}, raised {}, failed {}".format(*counts))
+        for failure in failed:
             click.echo(f"  failed: {failure['path']}: {failure['error']}", err=True)
     if report.failed:
         sys.exit(EXIT_PARTIAL)

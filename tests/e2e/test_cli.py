@@ -156,6 +156,20 @@ def test_killed_ingest_rerun_stores_every_document_exactly_once(home: Path, tmp_
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert 0 < stored < 400, "the kill must land in the middle of the run"
+    # Finding 13: every document stored before the kill has its audit record,
+    # committed with it — none can be planted without a trace.
+    connection = connect(home / "guetteur.db")
+    stored_ids = {row[0] for row in connection.execute("SELECT id FROM documents")}
+    audited = {
+        doc_id
+        for (detail,) in connection.execute(
+            "SELECT detail FROM audit WHERE action = 'ingest.batch'"
+        )
+        for doc_id in json.loads(detail)["doc_ids"]
+    }
+    connection.close()
+    assert stored_ids and stored_ids <= audited
+    run(home, "audit", "verify")
     report = json.loads(run(home, "ingest", str(folder), "--json").stdout)
     assert report["ingested"] + report["duplicates"] == 400
     connection = connect(home / "guetteur.db")

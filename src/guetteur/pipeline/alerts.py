@@ -21,6 +21,7 @@ reported and skipped; the rest goes on.
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import os
 import re
@@ -116,7 +117,7 @@ def ingest_alerts(
             "default with `guetteur sources set NAME --marking …`",
         )
     report = AlertIngestReport()
-    _ingest_files(store, paths, chosen, source, rules, fmt, report, writer)
+    _ingest_files(store, paths, chosen, source, rules, fmt, report, writer, actor)
     store.audit(
         actor,
         "alerts.ingest",
@@ -142,6 +143,7 @@ def _ingest_files(
     fmt: AlertFormat,
     report: AlertIngestReport,
     writer: Clearance | None,
+    actor: str,
 ) -> None:
     for path in _files(paths, report):
         try:
@@ -155,10 +157,10 @@ def _ingest_files(
         if kind == "eve":
             with _collector_paused():
                 for batch in batched(read_eve(path, on_error=report.fail), BATCH_SIZE):
-                    _store_batch(store, batch, marking, source, rules, report, writer)
+                    _store_batch(store, batch, marking, source, rules, report, writer, actor)
         else:
             for events in batched(read_windows_events(path, on_error=report.fail), BATCH_SIZE):
-                _store_batch(store, events, marking, source, rules, report, writer)
+                _store_batch(store, events, marking, source, rules, report, writer, actor)
 
 
 @contextmanager
@@ -203,16 +205,33 @@ def _store_batch(
     rules: Sequence[RuleGroup],
     report: AlertIngestReport,
     writer: Clearance | None,
+    actor: str,
 ) -> None:
     alerts = [r for r in batch if isinstance(r, Alert)]
     network = [r for r in batch if isinstance(r, NetworkEvent)]
     windows = [r for r in batch if isinstance(r, WindowsEvent)]
-    added_alerts = store.add_alerts(alerts, marking, source) if alerts else 0
-    added_events = 0
-    if network:
-        added_events += store.add_network_events(network, marking, source)
-    if windows:
-        added_events += store.add_windows_events(windows, marking, source)
+    with store.atomic():
+        added_alerts = store.add_alerts(alerts, marking, source) if alerts else 0
+        added_events = 0
+        if network:
+            added_events += store.add_network_events(network, marking, source)
+        if windows:
+            added_events += store.add_windows_events(windows, marking, source)
+        # The batch's audit record commits with it: a run killed midway leaves
+        # nothing stored without a trace.
+        store.audit(
+            actor,
+            "alerts.batch",
+            {
+                "source": source,
+                "marking": str(marking),
+                "alerts": added_alerts,
+                "events": added_events,
+                "alert_ids_sha256": hashlib.sha256(
+                    "\n".join(a.id for a in alerts).encode()
+                ).hexdigest(),
+            },
+        )
     if writer is None or may_read(writer, marking):
         report.alerts += added_alerts
         report.events += added_events
