@@ -305,10 +305,16 @@ class Workspace:
         marking: Marking | None = None,
         grade: Grade | None = None,
         on_file: Callable[[Path], None] = lambda path: None,
+        follow_links: bool = False,
     ) -> IngestReport:
         require(actor.role, ANALYST, "ingest")
         options = IngestOptions(
-            source=source, marking=marking, grade=grade, actor=actor.name, clearance=actor.clearance
+            source=source,
+            marking=marking,
+            grade=grade,
+            actor=actor.name,
+            clearance=actor.clearance,
+            follow_links=follow_links,
         )
         report = ingest_paths(self.store, paths, options, enricher=self.enricher, on_file=on_file)
         if report.ingested:

@@ -1,10 +1,11 @@
 """Which parser reads which file, and the walk from command-line paths to files.
 
 This is ingest's front door: the pipeline hands it the paths a user named,
-`iter_input_files` turns folders into the files inside them, and `parse_file`
-reads each file and dispatches on its suffix to one of the format parsers,
-which yield `RawDocument`s for the pipeline's later stages (language, marking,
-chunking…).
+`iter_input_files` turns folders into the files inside them (and lists what
+it will not open: FIFOs, devices, sockets, symlink loops, links out of the
+named folders), and `parse_file` reads each file and dispatches on its suffix
+to one of the format parsers, which yield `RawDocument`s for the pipeline's
+later stages (language, marking, chunking…).
 
 The parser contract, which every caller of `parse_file` must honour:
 
@@ -22,6 +23,9 @@ The parser contract, which every caller of `parse_file` must honour:
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -73,68 +77,170 @@ def parser_for(path: Path) -> Parser | None:
     return _PARSERS.get(path.suffix.lower())
 
 
-def iter_input_files(paths: Iterable[Path]) -> Iterator[Path]:
+def iter_input_files(
+    paths: Iterable[Path], *, follow_links: bool = False
+) -> Iterator[Path | IngestError]:
     """The files to ingest for the paths a user named, each once, in a stable order.
 
     Folders are walked recursively in sorted order, skipping hidden files and
-    folders and files of unsupported types. A path named explicitly is yielded
-    whatever its type, and even if it does not exist, so that `parse_file`
-    reports it ("unsupported file type '.xyz'", "no such file") instead of it
-    vanishing silently.
+    folders and regular files of unsupported types. A path named explicitly is
+    yielded whatever its type, and even if it does not exist, so that
+    `parse_file` reports it ("unsupported file type '.xyz'", "no such file")
+    instead of it vanishing silently.
+
+    What is not read is yielded too, as an `IngestError` naming it and why
+    (never raised: the walk goes on), for the caller to list: FIFOs, sockets
+    and devices (opening a FIFO blocks until someone writes to it), symlink
+    loops, broken links, and links leading outside the folders the user named
+    unless `follow_links` (a shared drop folder must not pull in files from
+    elsewhere on the machine). A link named explicitly is followed: the user
+    chose it.
     """
+    given = list(paths)
+    roots = [Path(os.path.realpath(path)) for path in given if path.is_dir()]
     seen: set[Path] = set()
-    for path in paths:
-        if path.is_dir():
-            candidates = _walk(path)
-        else:
-            candidates = iter([path])
-        for candidate in candidates:
-            key = candidate.resolve()
+    for path in given:
+        for candidate in _inputs_of(path, roots, follow_links):
+            if isinstance(candidate, IngestError):
+                yield candidate
+                continue
+            key = Path(os.path.realpath(candidate))
             if key not in seen:
                 seen.add(key)
                 yield candidate
 
 
-def _walk(folder: Path) -> Iterator[Path]:
+def _inputs_of(path: Path, roots: list[Path], follow_links: bool) -> Iterator[Path | IngestError]:
+    try:
+        info = path.stat()
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            yield IngestError(str(path), "symlink loop")
+        else:
+            # Missing or unreadable: parse_file says which.
+            yield path
+        return
+    if stat.S_ISDIR(info.st_mode):
+        yield from _walk(path, roots, follow_links, frozenset({(info.st_dev, info.st_ino)}))
+    elif stat.S_ISREG(info.st_mode):
+        yield path
+    else:
+        yield IngestError(str(path), _not_regular(info.st_mode))
+
+
+def _walk(
+    folder: Path, roots: list[Path], follow_links: bool, above: frozenset[tuple[int, int]]
+) -> Iterator[Path | IngestError]:
     try:
         children = sorted(folder.iterdir(), key=lambda child: child.name)
-    except OSError:
-        # Unreadable folder: yield it, so parse_file reports why to the user.
-        yield folder
+    except OSError as error:
+        yield IngestError(str(folder), f"cannot list: {error.strerror or type(error).__name__}")
         return
     for child in children:
         if child.name.startswith("."):
             continue
-        # Symlinked folders are not followed: they can loop, or lead outside
-        # the folder the user chose.
-        if child.is_dir() and not child.is_symlink():
-            yield from _walk(child)
-        elif child.is_file() and child.suffix.lower() in SUPPORTED_SUFFIXES:
+        is_link = child.is_symlink()
+        try:
+            info = child.stat()
+        except OSError as error:
+            if error.errno == errno.ELOOP:
+                yield IngestError(str(child), "symlink loop")
+            elif is_link:
+                yield IngestError(str(child), "broken link (its target does not exist)")
+            else:
+                yield IngestError(str(child), error.strerror or type(error).__name__)
+            continue
+        is_dir, is_file = stat.S_ISDIR(info.st_mode), stat.S_ISREG(info.st_mode)
+        if is_file and child.suffix.lower() not in SUPPORTED_SUFFIXES:
+            continue
+        if is_link and not follow_links:
+            target = Path(os.path.realpath(child))
+            if not any(target.is_relative_to(root) for root in roots):
+                yield IngestError(
+                    str(child),
+                    f"link leads outside the given folders (to {target}); "
+                    "not followed without --follow-links",
+                )
+                continue
+        if is_dir:
+            key = (info.st_dev, info.st_ino)
+            if key in above:
+                yield IngestError(str(child), "symlink loop (leads back to a folder above it)")
+            else:
+                yield from _walk(child, roots, follow_links, above | {key})
+        elif is_file:
             yield child
+        else:
+            yield IngestError(str(child), _not_regular(info.st_mode))
+
+
+def _not_regular(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        kind = "a FIFO (named pipe)"
+    elif stat.S_ISSOCK(mode):
+        kind = "a socket"
+    elif stat.S_ISCHR(mode):
+        kind = "a character device"
+    elif stat.S_ISBLK(mode):
+        kind = "a block device"
+    else:
+        kind = "not a regular file"
+    return f"skipped: {kind}; only regular files are read"
 
 
 def parse_file(path: Path) -> Iterator[RawDocument]:
     """Read `path` and yield its documents; IngestError for unreadable or unsupported files."""
+    size = _regular_file_size(path)
     parser = parser_for(path)
     if parser is None:
         kind = f"'{path.suffix}'" if path.suffix else "(no extension)"
         supported = " ".join(sorted(SUPPORTED_SUFFIXES))
         raise IngestError(str(path), f"unsupported file type {kind}; guetteur reads {supported}")
+    if size > MAX_FILE_BYTES:
+        raise IngestError(
+            str(path),
+            f"too large ({size / 2**20:.0f} MB, the limit is "
+            f"{MAX_FILE_BYTES / 2**20:.0f} MB): split it first",
+        )
     yield from parser(path, _read_bytes(path))
 
 
-def _read_bytes(path: Path) -> bytes:
+def _regular_file_size(path: Path) -> int:
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise IngestError(
-                str(path),
-                f"too large ({size / 2**20:.0f} MB, the limit is "
-                f"{MAX_FILE_BYTES / 2**20:.0f} MB): split it first",
-            )
-        data = path.read_bytes()
+        info = path.stat()
     except OSError as error:
-        raise IngestError(str(path), error.strerror or type(error).__name__) from None
+        raise IngestError(str(path), _os_reason(error)) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise IngestError(str(path), "Is a directory")
+    if not stat.S_ISREG(info.st_mode):
+        raise IngestError(str(path), _not_regular(info.st_mode))
+    return info.st_size
+
+
+def _read_bytes(path: Path) -> bytes:
+    # Non-blocking, and checked again once open: a file swapped for a FIFO
+    # after the walk must not block the run (O_NONBLOCK does nothing to a
+    # regular file's reads).
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as error:
+        raise IngestError(str(path), _os_reason(error)) from None
+    with os.fdopen(descriptor, "rb") as file:
+        try:
+            info = os.fstat(descriptor)
+            if not stat.S_ISREG(info.st_mode):
+                raise IngestError(str(path), _not_regular(info.st_mode))
+            data = file.read(MAX_FILE_BYTES + 1)
+        except OSError as error:
+            raise IngestError(str(path), _os_reason(error)) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise IngestError(str(path), f"grew past {MAX_FILE_BYTES / 2**20:.0f} MB while read")
     if not data or data.isspace():
         raise IngestError(str(path), "empty file")
     return data
+
+
+def _os_reason(error: OSError) -> str:
+    if error.errno == errno.ELOOP:
+        return "symlink loop"
+    return error.strerror or type(error).__name__

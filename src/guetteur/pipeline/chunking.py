@@ -3,12 +3,15 @@
 Passages follow paragraph and sentence boundaries and keep exact character
 offsets into the document text, so a citation can quote the source verbatim.
 Sized for the sentence encoder (which averages over its input: long passages
-blur) and for a model's context (a handful of passages per answer).
+blur) and for a model's context (a handful of passages per answer). A line with
+no sentence end (a log line, a minified export, a 50 MB dump) is cut by
+length, at a space when there is one: no passage is ever over MAX_CHARS.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from guetteur.model import Chunk
 
@@ -19,29 +22,33 @@ MAX_CHARS = 1200
 
 # A sentence ends at . ! ? … followed by space, or at a paragraph break.
 _BOUNDARY = re.compile(r"(?<=[.!?…])\s+|\n\s*\n")
+_NOT_BLANK = re.compile(r"\S")
 
 
-def _spans(text: str) -> list[tuple[int, int]]:
-    """Sentence-ish spans (start, end) covering the non-blank text."""
-    spans: list[tuple[int, int]] = []
+def _spans(text: str) -> Iterator[tuple[int, int]]:
+    """Sentence-ish spans (start, end) covering the non-blank text, none over MAX_CHARS.
+
+    A generator: a 50 MB single-line document holds millions of sentences, and
+    a list of them all would cost far more memory than the text itself.
+    """
     position = 0
     for match in _BOUNDARY.finditer(text):
-        spans.extend(_split_long(text, position, match.start()))
+        yield from _split_long(text, position, match.start())
         position = match.end()
-    spans.extend(_split_long(text, position, len(text)))
-    return [(s, e) for s, e in spans if text[s:e].strip()]
+    yield from _split_long(text, position, len(text))
 
 
-def _split_long(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Break a span longer than MAX_CHARS at whitespace (or hard, for one huge token)."""
-    pieces: list[tuple[int, int]] = []
-    while end - start > MAX_CHARS:
-        cut = text.rfind(" ", start, start + MAX_CHARS)
-        cut = cut if cut > start else start + MAX_CHARS
-        pieces.append((start, cut))
+def _split_long(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """Break a span longer than MAX_CHARS at whitespace (or hard, for one huge token);
+    blank spans are dropped."""
+    while start < end:
+        cut = end
+        if end - start > MAX_CHARS:
+            cut = text.rfind(" ", start, start + MAX_CHARS)
+            cut = cut if cut > start else start + MAX_CHARS
+        if _NOT_BLANK.search(text, start, cut) is not None:
+            yield (start, cut)
         start = cut
-    pieces.append((start, end))
-    return pieces
 
 
 def chunk_text(text: str) -> list[Chunk]:

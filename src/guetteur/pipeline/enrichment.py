@@ -32,7 +32,15 @@ from guetteur.enrich.resolution import FuzzyIndex, entity_id, to_ref
 from guetteur.enrich.times import find_times
 from guetteur.model import EntityMention, EntityRef, Event, Place
 
-__all__ = ["Enricher", "Enrichment", "GAZETTEER_FILE", "LEXICON_DIR"]
+__all__ = [
+    "ENRICH_MAX_CHARS",
+    "Enricher",
+    "Enrichment",
+    "GAZETTEER_FILE",
+    "LEXICON_DIR",
+    "enrichment_note",
+]
+
 
 GAZETTEER_FILE = GAZETTEER_FILE_NAME
 LEXICON_DIR = "lexicon"  # user additions to the equipment/unit lexicon, in the workspace
@@ -41,6 +49,32 @@ LEXICON_DIR = "lexicon"  # user additions to the equipment/unit lexicon, in the 
 RETYPE_MIN_POPULATION = 1_000
 STRAY_MAX_POPULATION = 20_000
 STRAY_DISTANCE_KM = 500.0
+# Entities, places, times and events are read from at most this many characters
+# of a document (about 300 pages). NER costs about a second per 10,000 words:
+# a 50 MB dump read whole would hold an ingest for most of an hour and fill
+# the entity tables with its repetitions. The whole text is still stored,
+# searchable and citable; the document's metadata says where reading stopped.
+ENRICH_MAX_CHARS = 1_000_000
+
+
+def enrichment_note(length: int) -> str | None:
+    """What a document of `length` characters records when it is enriched in part."""
+    if length <= ENRICH_MAX_CHARS:
+        return None
+    return (
+        f"entities, places and events read from the first {ENRICH_MAX_CHARS:,} of "
+        f"{length:,} characters (the whole text is stored and searchable)"
+    )
+
+
+def _enriched_part(text: str) -> str:
+    """The prefix of `text` that enrichment reads, cut at a space so no word is split.
+
+    A prefix keeps every offset found in it valid in the whole text."""
+    if len(text) <= ENRICH_MAX_CHARS:
+        return text
+    cut = text.rfind(" ", ENRICH_MAX_CHARS - 1_000, ENRICH_MAX_CHARS)
+    return text[: cut if cut > 0 else ENRICH_MAX_CHARS]
 
 
 @dataclass(frozen=True)
@@ -107,6 +141,7 @@ class Enricher:
         anchors: Sequence[datetime | None],
         known: FuzzyIndex,
     ) -> list[Enrichment]:
+        texts = [_enriched_part(text) for text in texts]
         mentions_per_text = self._extractor.extract_batch(texts, languages)
         results: list[Enrichment] = []
         for text, found, anchor in zip(texts, mentions_per_text, anchors, strict=True):

@@ -31,7 +31,7 @@ from guetteur.ingest.registry import iter_input_files, parse_file
 from guetteur.model import Chunk, Clearance, Document, Grade, Marking
 from guetteur.pipeline._batching import batched
 from guetteur.pipeline.chunking import chunk_text
-from guetteur.pipeline.enrichment import Enricher, Enrichment
+from guetteur.pipeline.enrichment import Enricher, Enrichment, enrichment_note
 from guetteur.security.markings import find_banner, high_water_mark, may_read, parse_marking
 from guetteur.store.base import NewDocument, Spill, Store
 
@@ -59,6 +59,8 @@ class IngestOptions:
     # The writer's clearance: duplicates and raises are decided from the copies it
     # may read only (None: a maintenance run that sees every copy).
     clearance: Clearance | None = None
+    # --follow-links: follow links out of the named folders (listed as skipped otherwise).
+    follow_links: bool = False
 
 
 @dataclass
@@ -155,18 +157,30 @@ def prepare(
 
 
 def _parsed(
-    paths: Iterable[Path], report: IngestReport, on_file: Callable[[Path], None]
+    paths: Iterable[Path],
+    report: IngestReport,
+    on_file: Callable[[Path], None],
+    follow_links: bool = False,
 ) -> Iterator[RawDocument]:
-    """Every RawDocument of every input; a failing file is reported, the run goes on."""
-    for path in iter_input_files(paths):
+    """Every RawDocument of every input; a failing or skipped file is reported, the run
+    goes on. A document too long to enrich whole says so in its metadata."""
+    for item in iter_input_files(paths, follow_links=follow_links):
+        if isinstance(item, IngestError):
+            report.fail(item.origin, item.reason)
+            on_file(Path(item.origin))
+            continue
         try:
-            yield from parse_file(path)
+            for raw in parse_file(item):
+                note = enrichment_note(len(raw.text))
+                if note is not None:
+                    raw = replace(raw, metadata={**raw.metadata, "enrichment": note})
+                yield raw
         except IngestError as error:
             report.fail(error.origin, error.reason)
         except OSError as error:
-            report.fail(str(path), f"cannot read: {error.strerror or error}")
+            report.fail(str(item), f"cannot read: {error.strerror or error}")
         finally:
-            on_file(path)
+            on_file(item)
 
 
 def ingest_paths(
@@ -185,7 +199,7 @@ def ingest_paths(
     # --marking is a floor for this run only: a source's default is set by a
     # security officer with `guetteur sources set`, never as a side effect.
     source_default = store.source_default_marking(options.source)
-    for batch in batched(_parsed(paths, report, on_file), BATCH_SIZE):
+    for batch in batched(_parsed(paths, report, on_file, options.follow_links), BATCH_SIZE):
         _ingest_batch(store, batch, options, source_default, report, enricher)
     _audit_ingest(store, options, [str(p) for p in paths], report)
     return report
