@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from guetteur.enrich.resolution import FuzzyIndex, resolution_key, to_ref
+from guetteur.enrich.resolution import group_similar_names, resolution_key, to_ref
 from guetteur.model import EntityMention, Place
 
 MOSCOW = Place(524901, "Moscow", 55.75, 37.62, "RU", 10_000_000)
@@ -38,13 +38,33 @@ def test_types_keep_entities_apart() -> None:
     )
 
 
-def test_fuzzy_index_merges_transliterations_of_people_not_of_short_codes() -> None:
-    index = FuzzyIndex()
-    first = index.canonical(to_ref(mention("Yevgeny Prigozhin", "person")))
-    second = index.canonical(to_ref(mention("Yevgueni Prigojine", "person")))
-    assert second.entity_id != first.entity_id  # too far apart for a safe merge
-    third = index.canonical(to_ref(mention("Yevgeniy Prigozhin", "person")))
-    assert third.entity_id == first.entity_id
-    apt28 = index.canonical(to_ref(mention("APT28", "org")))
-    apt29 = index.canonical(to_ref(mention("APT29", "org")))
-    assert apt28.entity_id != apt29.entity_id
+def test_spellings_group_by_transliteration_but_short_codes_stay_apart() -> None:
+    keys = [
+        ("person", "yevgeny prigozhin", 3),
+        ("person", "yevgueni prigojine", 1),  # too far apart for a safe merge
+        ("person", "yevgeniy prigozhin", 1),
+        ("org", "apt28", 2),
+        ("org", "apt29", 2),
+        ("equipment", "t 90m", 1),
+        ("equipment", "t 90ms", 1),  # only names of people, groups, units and ships
+    ]
+    leader = group_similar_names(keys)
+    assert leader["person", "yevgeniy prigozhin"] == ("person", "yevgeny prigozhin")
+    assert leader["person", "yevgueni prigojine"] == ("person", "yevgueni prigojine")
+    assert leader["org", "apt28"] != leader["org", "apt29"]
+    assert leader["equipment", "t 90m"] != leader["equipment", "t 90ms"]
+
+
+def test_a_group_is_led_by_its_most_seen_spelling_whatever_the_input_order() -> None:
+    keys = [("person", "yevgeny prigozhinov", 1), ("person", "yevgeny prigozhinow", 4)]
+    for ordered in (keys, keys[::-1]):
+        leader = group_similar_names(ordered)
+        assert set(leader.values()) == {("person", "yevgeny prigozhinow")}
+
+
+def test_a_chain_of_near_misses_does_not_join_far_apart_names() -> None:
+    # b is close to a and to c, but a and c are not close: c must not follow b into a.
+    a, b, c = "andrei serdyukov", "andrey serdyukov", "andrey serdiukov"
+    leader = group_similar_names([("person", a, 3), ("person", b, 2), ("person", c, 1)])
+    assert leader["person", b] == ("person", a)
+    assert leader["person", c] == ("person", c)

@@ -7,8 +7,9 @@
 `Enricher` holds the heavy resources (spaCy pipelines, the gazetteer index),
 loaded once; `enrich_batch` is otherwise a pure function of the texts, so the
 same stage runs during ingest, during `guetteur reindex`, and later on Dask
-workers. Fuzzy merging of names against entities already stored is the one
-piece of state, kept in a `FuzzyIndex` the caller seeds from the store.
+workers. Nothing here looks at what the store already holds: spellings of
+one name are grouped when a reader reads them (store/sqlite/entities.py), so
+the same text always gives the same entities.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from guetteur.enrich.places import (
     distance_km,
     normalize_place_name,
 )
-from guetteur.enrich.resolution import FuzzyIndex, entity_id, to_ref
+from guetteur.enrich.resolution import to_ref
 from guetteur.enrich.times import find_times
 from guetteur.model import EntityMention, EntityRef, Event, Place
 
@@ -40,7 +41,6 @@ __all__ = [
     "LEXICON_DIR",
     "enrichment_note",
 ]
-
 
 GAZETTEER_FILE = GAZETTEER_FILE_NAME
 LEXICON_DIR = "lexicon"  # user additions to the equipment/unit lexicon, in the workspace
@@ -139,7 +139,6 @@ class Enricher:
         texts: Sequence[str],
         languages: Sequence[str],
         anchors: Sequence[datetime | None],
-        known: FuzzyIndex,
     ) -> list[Enrichment]:
         texts = [_enriched_part(text) for text in texts]
         mentions_per_text = self._extractor.extract_batch(texts, languages)
@@ -149,7 +148,7 @@ class Enricher:
             place_mentions = [m for m in mentions if m.type == "place"]
             places = _drop_stray_villages(self.gazetteer.resolve(place_mentions, context=text))
             place_of = {id(m): p for m, p in zip(place_mentions, places, strict=True)}
-            refs = [known.canonical(to_ref(m, place_of.get(id(m)))) for m in mentions]
+            refs = [to_ref(m, place_of.get(id(m))) for m in mentions]
             refs += self._inferred_techniques(text)
             events = extract_events(
                 text, refs, find_coordinates(text), find_times(text, anchor=anchor), anchor
@@ -172,10 +171,7 @@ class Enricher:
                 start, end, text[start:end], "technique", subtype="inferred",
                 source=f"attack-mapper {score:.2f}", canonical=technique.id,
             )  # fmt: skip
-            key = technique.id
-            refs.append(
-                EntityRef(entity_id("technique", key), "technique", key, technique.id, mention)
-            )
+            refs.append(to_ref(mention))
         return refs
 
     def _retype_places(self, mention: EntityMention) -> EntityMention:
