@@ -184,24 +184,26 @@ def _select_documents(
 
 
 def _extracts(store: Store, clearance: Clearance, documents: Sequence[Document]) -> list[_Extract]:
-    """Every sentence of `documents`, with the names it holds and its passage's embedding.
+    """Every sentence of `documents`' passages, with the names it holds and its passage's
+    embedding.
 
-    Sentences are scored with the embedding of their passage, stored at
+    Sentences are read from the stored passages, never from whole document
+    texts: a 50 MB document costs its passages, not a copy of its text per
+    brief. They are scored with the embedding of their passage, stored at
     ingest: embedding every sentence of a period would cost seconds per
     hundred; only those still in the running are embedded (see `_pick`).
     """
-    wanted = sorted({d.id for d in documents})
-    passages: dict[str, list[tuple[int, int, npt.NDArray[np.float32]]]] = defaultdict(list)
-    for hit, vector in store.chunks_after(0, clearance, doc_ids=wanted):
-        passages[hit.doc_id].append((hit.start, hit.end, vector))
+    by_id = {d.id: d for d in documents}
+    wanted = sorted(by_id)
     mentions = store.document_mentions(wanted, clearance)
     by_doc: dict[str, list[tuple[int, int, str, str, str]]] = defaultdict(list)
     for m in mentions:
         by_doc[m.doc_id].append((m.start, m.end, m.entity_id, m.name, m.type))
     extracts: list[_Extract] = []
-    for doc in documents:
+    for hit, context in store.chunks_after(0, clearance, doc_ids=wanted):
+        doc = by_id[hit.doc_id]
         title = fold(doc.title)
-        for span in split_sentences(doc.text):
+        for span in split_sentences(hit.text, offset=hit.start):
             # Briefs quote prose: table rows and the report's own title line stay out.
             if span.table_row or fold(span.text) == title:
                 continue
@@ -210,13 +212,9 @@ def _extracts(store: Store, clearance: Clearance, documents: Sequence[Document])
                 for start, end, entity, name, kind in by_doc.get(doc.id, [])
                 if span.start <= start and end <= span.end
             ]
-            context = next(
-                (v for start, end, v in passages[doc.id] if start <= span.start < end), None
-            )
-            if context is not None:
-                extract = _Extract(doc, span.start, span.end, span.text, context, names)
-                extract.theme = _theme(extract)
-                extracts.append(extract)
+            extract = _Extract(doc, span.start, span.end, span.text, context, names)
+            extract.theme = _theme(extract)
+            extracts.append(extract)
     return extracts
 
 

@@ -1,0 +1,151 @@
+"""One huge single-line document: its ingest cost, and whether search and ask slow down after it.
+
+    .venv/bin/python benchmarks/large_document.py [--megabytes 50] [--repeats 5]
+
+Builds two workspaces from the exercise scenario (examples/scenario), and adds
+to the second one generated document of N MB on a single line: the
+scenario's reports flattened and repeated, each copy numbered (so the big
+document matches the same questions as the scenario does: the hard case for
+search). The big document is ingested in a child process, so its wall time
+and peak RSS (`resource.getrusage(RUSAGE_CHILDREN)`) are its own. Then the
+same questions are searched and asked in both workspaces, in this process
+with warm models, and the median latencies are printed with their ratio
+(with / without; the target is at most 1.2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from guetteur.security.markings import is_banner_line, parse_clearance, parse_marking
+from guetteur.workspace import Workspace
+
+SCENARIO = Path(__file__).resolve().parents[1] / "examples" / "scenario"
+MARKING = "NATO UNCLASSIFIED"
+QUESTIONS = (
+    "convoi logistique vers Narva",
+    "Where were the TOS-1A launchers seen?",
+    "drones au-dessus de Tapa",
+    "phishing campaign against the brigade",
+    "Quel est l'état des stocks de carburant ?",
+)
+
+
+def make_big_document(path: Path, megabytes: float) -> None:
+    """The scenario's reports on one line, repeated and numbered up to `megabytes` MB.
+
+    Banner lines are left out: the document's marking is given with --marking,
+    and a classification banner repeated in the middle of one line is not what
+    the benchmark is about.
+    """
+    reports = [
+        " ".join(
+            line.strip()
+            for line in p.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not is_banner_line(line)
+        )
+        for p in sorted((SCENARIO / "reports").rglob("*"))
+        if p.suffix in {".txt", ".md"}
+    ]
+    target = int(megabytes * 2**20)
+    written = 0
+    with path.open("w", encoding="utf-8") as out:
+        out.write("Compilation of exercise reports.")
+        copy = 0
+        while written < target:
+            for report in reports:
+                piece = f" Copy {copy}. {report}"
+                out.write(piece)
+                written += len(piece.encode("utf-8"))
+            copy += 1
+        out.write("\n")
+
+
+def new_workspace(home: Path) -> Workspace:
+    workspace = Workspace.create(home, "ops", parse_clearance("NATO SECRET", "FRA"))
+    report = workspace.ingest(
+        workspace.user(), [SCENARIO], source="exercise", marking=parse_marking(MARKING)
+    )
+    assert report.ingested, report.failed[:3]
+    return workspace
+
+
+def ingest_in_child(home: Path, document: Path) -> tuple[float, float, dict[str, object]]:
+    """Wall seconds and peak RSS (MB) of ingesting `document` in a fresh process."""
+    code = (
+        "import json, sys; from pathlib import Path\n"
+        "from guetteur.security.markings import parse_marking\n"
+        "from guetteur.workspace import Workspace\n"
+        "ws = Workspace.open(Path(sys.argv[1]))\n"
+        "r = ws.ingest(ws.user(), [Path(sys.argv[2])], source='bulk',"
+        f" marking=parse_marking({MARKING!r}))\n"
+        "print(json.dumps({'ingested': r.ingested, 'failed': r.failed}))\n"
+    )
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(home), str(document)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    seconds = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return seconds, peak_mb, json.loads(done.stdout.splitlines()[-1])
+
+
+def median_latency(workspace: Workspace, action: str, repeats: int) -> float:
+    reader = workspace.user()
+    run = (
+        (lambda q: workspace.search(reader, q))
+        if action == "search"
+        else (lambda q: workspace.ask(reader, q))
+    )
+    for question in QUESTIONS:  # warm models and caches
+        run(question)
+    times = []
+    for _ in range(repeats):
+        for question in QUESTIONS:
+            started = time.perf_counter()
+            run(question)
+            times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--megabytes", type=float, default=50.0)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        big = root / "big.txt"
+        make_big_document(big, args.megabytes)
+        size_mb = big.stat().st_size / 2**20
+        with new_workspace(root / "plain") as plain:
+            new_workspace(root / "big").close()
+            seconds, peak_mb, report = ingest_in_child(root / "big", big)
+            assert report["ingested"] == 1, report
+            with Workspace.open(root / "big") as loaded:
+                stats = loaded.store.stats(loaded.user().clearance)
+                print(f"big document: {size_mb:.1f} MB on one line")
+                print(f"  ingest: {seconds:.1f} s, peak RSS {peak_mb:.0f} MB (child process)")
+                print(f"  workspace after it: {stats.documents} documents, {stats.chunks} passages")
+                for action in ("search", "ask"):
+                    without = median_latency(plain, action, args.repeats)
+                    with_big = median_latency(loaded, action, args.repeats)
+                    print(
+                        f"{action:6}: {without * 1000:7.1f} ms without, "
+                        f"{with_big * 1000:7.1f} ms with it: ratio {with_big / without:.2f}x"
+                    )
+
+
+if __name__ == "__main__":
+    main()
