@@ -256,18 +256,19 @@ class Workspace:
         raising = high_water_mark([document.marking, marking]) == marking
         require(actor.role, ANALYST if raising else SECURITY_OFFICER,
                 "raising a marking" if raising else "lowering a marking")  # fmt: skip
-        new_id = self.store.remark_document(doc_id, marking)
-        self.store.audit(
-            actor.name,
-            "remark",
-            {
-                "doc_id": doc_id,
-                "doc_ids": [new_id],
-                "from": str(document.marking),
-                "to": str(marking),
-                "reason": reason,
-            },
-        )
+        with self.store.atomic():  # the new marking and its audit record, or neither
+            new_id = self.store.remark_document(doc_id, marking)
+            self.store.audit(
+                actor.name,
+                "remark",
+                {
+                    "doc_id": doc_id,
+                    "doc_ids": [new_id],
+                    "from": str(document.marking),
+                    "to": str(marking),
+                    "reason": reason,
+                },
+            )
         return new_id
 
     def withdraw(self, actor: User, doc_id: str, reason: str) -> None:
@@ -276,18 +277,19 @@ class Workspace:
         if not reason.strip():
             raise WorkspaceError("withdraw needs --reason: the audit keeps why")
         document = self.store.get_document(doc_id, actor.clearance)
-        self.store.withdraw_document(doc_id)
-        self.store.audit(
-            actor.name,
-            "withdraw",
-            {
-                "doc_id": doc_id,
-                "sha256": document.sha256,
-                "marking": str(document.marking),
-                "title": document.title,
-                "reason": reason,
-            },
-        )
+        with self.store.atomic():
+            self.store.withdraw_document(doc_id)
+            self.store.audit(
+                actor.name,
+                "withdraw",
+                {
+                    "doc_id": doc_id,
+                    "sha256": document.sha256,
+                    "marking": str(document.marking),
+                    "title": document.title,
+                    "reason": reason,
+                },
+            )
 
     def spills(self, actor: User) -> list[Spill]:
         """Content written lower than it was already held (security officers only)."""
