@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 from guetteur.enrich.language import detect_languages
-from guetteur.enrich.resolution import FuzzyIndex
 from guetteur.pipeline.enrichment import Enricher
 
 SCENARIO = Path(__file__).resolve().parents[1] / "examples" / "scenario" / "reports"
@@ -58,7 +57,6 @@ def main() -> None:
                 texts[start : start + 32],
                 languages[start : start + 32],
                 [None] * len(texts[start : start + 32]),
-                FuzzyIndex(),
             )
         ours = time.perf_counter() - started
     words = sum(len(t.split()) for t in texts)

@@ -210,12 +210,8 @@ class SQLiteStore(EntityStore):
                 "UPDATE documents SET marking_id = ? WHERE id = ?", (marking_id, new_id)
             )
             if new_id != doc_id:
-                self._document_moved(doc_id, new_id)
                 self._db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
         return new_id
-
-    def _document_moved(self, old_id: str, new_id: str) -> None:
-        """Hook for records keyed by document id (event ids) after a remark."""
 
     def withdraw_document(self, doc_id: str) -> None:
         """Remove a document and everything derived from it from every index."""
