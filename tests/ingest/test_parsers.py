@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from guetteur._exceptions import IngestError
 from guetteur.ingest import docx as docx_parser
 from guetteur.ingest import registry
-from guetteur.ingest._base import Parser, RawDocument
+from guetteur.ingest._base import Parser, PartKind, RawDocument
 from guetteur.ingest._decode import decode_text
 from guetteur.ingest.docx import parse_docx
 from guetteur.ingest.feeds import parse_feed
@@ -92,6 +92,11 @@ def only_document(parser: Parser, path: Path, data: bytes) -> RawDocument:
     documents = list(parser(path, data))
     assert len(documents) == 1
     return documents[0]
+
+
+def statements(document: RawDocument) -> list[str]:
+    """The marking values a format states in fields and headers, as written."""
+    return [part.text for part in document.parts if part.kind is PartKind.STATEMENT]
 
 
 def random_bytes(size: int, seed: int = 7) -> bytes:
@@ -469,7 +474,7 @@ def test_mail_with_text_and_binary_attachments(tmp_path: Path) -> None:
     assert "photo.png ---" not in document.text
     assert document.title == "Compte rendu — secteur Est"
     assert document.reported_at == datetime(2024, 3, 12, 13, 30, tzinfo=UTC)
-    assert document.declared_marking == "DIFFUSION RESTREINTE"
+    assert statements(document) == ["DIFFUSION RESTREINTE"]
     assert document.metadata == {
         "from": "Cne Durand <durand@example.fr>",
         "to": "cellule.renseignement@example.fr",
@@ -486,7 +491,7 @@ def test_mail_with_only_an_html_body(tmp_path: Path) -> None:
     document = only_document(parse_email, tmp_path / "h.eml", message.as_bytes())
     assert document.text.endswith("Calme & RAS.")
     assert "<p>" not in document.text
-    assert document.declared_marking == "NATO RESTRICTED"
+    assert statements(document) == ["NATO RESTRICTED"]
     assert document.reported_at == datetime(2024, 3, 12, 14, 30, tzinfo=UTC)
 
 
@@ -629,7 +634,7 @@ def test_json_array_maps_the_fields(tmp_path: Path) -> None:
     first, second = list(parse_json(path, data))
     assert first.origin == f"{path}#1"
     assert (first.title, first.text) == ("SPOTREP 12", "Colonne observée.")
-    assert (first.declared_marking, first.declared_grade) == ("NATO SECRET", "B2")
+    assert (statements(first), first.declared_grade) == (["NATO SECRET"], "B2")
     assert first.reported_at == datetime(2024, 3, 12, 13, 30, tzinfo=UTC)
     assert first.metadata == {"source": "OP Narva", "id": "42"}
     assert second.title == "Second rapport."
@@ -643,7 +648,8 @@ def test_json_array_maps_the_fields(tmp_path: Path) -> None:
         (b'{"title": "no text"}', 'a document needs a non-empty "text" string; it is missing'),
         (b'{"text": 3}', 'a document needs a non-empty "text" string; found a number'),
         (b'{"text": "x", "date": "mardi"}', "\"date\" is not an ISO 8601 date: 'mardi'"),
-        (b'{"text": "x", "marking": ["S"]}', '"marking" must be a string, found an array'),
+        (b'{"text": "x", "marking": 5}', '"marking" must be a marking string, found a number'),
+        (b'{"text": "x", "Classification": [{}]}', '"Classification" must be a marking'),
         (b'"just a string"', "expected a JSON object, found a string"),
         (b"[]", "empty JSON array"),
         (b"[" * 100_000, "invalid JSON"),
@@ -665,7 +671,7 @@ def test_jsonl_bad_lines_do_not_lose_the_good_ones(tmp_path: Path) -> None:
     path = tmp_path / "flux.jsonl"
     documents, error = read_until_error(parse_json_lines, path, b"\r\n".join(lines))
     assert [document.origin for document in documents] == [f"{path}#1", f"{path}#4", f"{path}#6"]
-    assert documents[0].declared_marking == "NATO RESTRICTED"
+    assert statements(documents[0]) == ["NATO RESTRICTED"]
     assert error is not None and error.origin == f"{path}#2"
     assert error.reason.startswith("invalid JSON at column")
     assert "(2 of 5 lines unreadable, the others were read)" in error.reason

@@ -11,7 +11,22 @@ against every alert by triage: a hit raises the alert's priority and names the
 intrusion set. On the way out, `incident_bundle` writes one incident as a
 STIX 2.1 bundle (observed-data, indicators, attack patterns, a report) under
 the incident's marking, and `validate_bundle` checks it with the `stix2`
-library. Everything here is pure apart from `load_intel_json`, so readers,
+library.
+
+A file's markings are read too (`IntelReading.markings` and `.caveats`), so
+that nothing in it is stored lower than it says: every STIX marking
+definition in the bundle and every one an object refers to
+(`object_marking_refs`, `granular_markings`) — a statement must parse as a
+marking, TLP maps through `tlp_caveats`, a reference to a definition the
+bundle does not hold or of a kind we do not read refuses the bundle — and
+every MISP tag of a marking taxonomy (`nato:classification="NS"`,
+`classification:NATO SECRET`, `tlp:red`). MISP's distribution (0–5) says how
+far MISP may pass the event on, not who in a workspace may read it: it adds
+nothing, and a value outside 0–5 refuses the event. Copyright statements
+("Copyright 2024 The MITRE Corporation") are ownership notices, not markings,
+and are the one statement left unread.
+
+Everything here is pure apart from `load_intel_json`, so readers,
 matching and export run on any executor; the `stix2` library is only needed
 to validate, never to read.
 """
@@ -35,9 +50,12 @@ import orjson
 from guetteur._exceptions import (
     IngestError,
     InvalidStixError,
+    MarkingError,
     MissingDependencyError,
 )
+from guetteur.model import Marking
 from guetteur.model.alert import Alert, Indicator
+from guetteur.security.markings import is_banner_line, parse_marking, tlp_caveats
 
 __all__ = [
     "INTEL_OBJECT_KINDS",
@@ -107,6 +125,11 @@ class IntelReading:
     indicators: list[Indicator]
     objects: list[IntelObject]
     skipped: Mapping[str, int] = field(default_factory=dict)
+    # The classification markings the file states (STIX statements, MISP
+    # marking tags), and the caveats TLP adds (see `tlp_caveats`): whatever is
+    # stored from the file is marked at least this high.
+    markings: tuple[Marking, ...] = ()
+    caveats: frozenset[str] = frozenset()
 
 
 # --------------------------------------------------------------------------- values
@@ -404,6 +427,7 @@ def parse_stix(document: object, origin: str) -> IntelReading:
             continue
         objects.setdefault(stix_object["id"], stix_object)
     attributions = _attributions(objects)
+    markings, caveats = _stix_markings(raw_objects, origin)
 
     indicators: list[Indicator] = []
     intel: list[IntelObject] = []
@@ -438,7 +462,92 @@ def parse_stix(document: object, origin: str) -> IntelReading:
                         indicators.extend(_observable_indicators(sco, where, skipped))
         else:
             indicators.extend(_observable_indicators(stix_object, where, skipped))
-    return IntelReading(indicators, intel, dict(skipped))
+    return IntelReading(indicators, intel, dict(skipped), tuple(markings), frozenset(caveats))
+
+
+# The TLP marking definitions STIX fixes by id (TLP 1.0 in STIX 2.1 §7.2.1.4,
+# TLP 2.0 in the OASIS TLP 2.0 extension); bundles may refer to them without
+# including them.
+_STIX_TLP_IDS = {
+    "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9": "WHITE",
+    "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5f41da": "GREEN",
+    "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82": "AMBER",
+    "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed": "RED",
+    "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487": "CLEAR",
+    "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb": "GREEN",
+    "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421": "AMBER",
+    "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003": "AMBER+STRICT",
+    "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1": "RED",
+}
+# MITRE ATT&CK's copyright statement, to which every ATT&CK object refers and
+# which extracts of the catalogue leave out: an ownership notice, no marking.
+_WELL_KNOWN_NOTICES = frozenset({"marking-definition--fa42a846-8d90-4e51-bc29-71d5b4802168"})
+_TLP_2_EXTENSION = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d"
+_COPYRIGHT = re.compile(r"^\s*(?:copyright\b|©|\(c\)\s)", re.IGNORECASE)
+
+
+def _stix_markings(raw_objects: list[Any], origin: str) -> tuple[list[Marking], set[str]]:
+    """The markings and TLP caveats of a bundle: every definition it holds or refers to."""
+    definitions = {
+        str(o["id"]): o
+        for o in raw_objects
+        if isinstance(o, Mapping) and o.get("type") == "marking-definition" and "id" in o
+    }
+    referenced: dict[str, str] = {}  # marking id → the object referring to it, for messages
+    for stix_object in raw_objects:
+        if not isinstance(stix_object, Mapping):
+            continue
+        refs = stix_object.get("object_marking_refs") or []
+        granular = stix_object.get("granular_markings") or []
+        if not isinstance(refs, list) or not isinstance(granular, list):
+            raise IngestError(origin, f"{stix_object.get('id')}: marking references must be lists")
+        refs = refs + [g.get("marking_ref") for g in granular if isinstance(g, Mapping)]
+        for ref in refs:
+            if not isinstance(ref, str):
+                raise IngestError(origin, f"{stix_object.get('id')}: marking reference {ref!r}")
+            referenced.setdefault(ref, str(stix_object.get("id")))
+    markings: list[Marking] = []
+    caveats: set[str] = set()
+    for marking_id in sorted(definitions.keys() | referenced.keys()):
+        where = f"{origin}#{marking_id}"
+        try:
+            if marking_id in _STIX_TLP_IDS:
+                caveats |= tlp_caveats(_STIX_TLP_IDS[marking_id])
+            definition = definitions.get(marking_id)
+            if definition is None:
+                if marking_id not in _STIX_TLP_IDS and marking_id not in _WELL_KNOWN_NOTICES:
+                    raise IngestError(
+                        where,
+                        f"{referenced[marking_id]} refers to this marking definition, "
+                        "which the bundle does not hold",
+                    )
+                continue
+            found, tlp = _stix_definition(definition, where)
+        except MarkingError as error:
+            raise IngestError(where, str(error)) from None
+        markings.extend(found)
+        caveats |= tlp
+    return markings, caveats
+
+
+def _stix_definition(definition: Mapping[str, Any], where: str) -> tuple[list[Marking], set[str]]:
+    kind = definition.get("definition_type")
+    body = definition.get("definition")
+    extension = (definition.get("extensions") or {}).get(_TLP_2_EXTENSION)
+    if isinstance(extension, Mapping) and isinstance(extension.get("tlp_2_0"), str):
+        return [], set(tlp_caveats(extension["tlp_2_0"]))
+    if kind == "tlp" and isinstance(body, Mapping) and isinstance(body.get("tlp"), str):
+        return [], set(tlp_caveats(body["tlp"]))
+    if kind == "statement" and isinstance(body, Mapping) and isinstance(body.get("statement"), str):
+        statement = body["statement"]
+        if _COPYRIGHT.match(statement):
+            return [], set()
+        return [parse_marking(statement)], set()
+    raise IngestError(
+        where,
+        f"a marking definition of type {kind!r} that guetteur cannot read "
+        "(it reads statements and TLP): refused rather than stored unmarked",
+    )
 
 
 def _stix_indicators(
@@ -631,7 +740,87 @@ def parse_misp(document: object, origin: str, *, include_context: bool = False) 
             )
         for tagged, _ in event_tags:
             intel.setdefault((tagged.kind, tagged.name), tagged)
-    return IntelReading(indicators, list(intel.values()), dict(skipped))
+    markings: list[Marking] = []
+    caveats: set[str] = set()
+    for event in events:
+        found, tlp = _misp_markings(
+            event, f"{origin}#{event.get('uuid') or event.get('id') or '?'}"
+        )
+        markings.extend(found)
+        caveats |= tlp
+    return IntelReading(
+        indicators, list(intel.values()), dict(skipped), tuple(markings), frozenset(caveats)
+    )
+
+
+# MISP taxonomies whose tags are classification markings ("classification:NATO SECRET"),
+# and the NATO taxonomy's values with their caveat suffix ("CTS-A": ATOMAL).
+_MISP_MARKING_NAMESPACES = frozenset(
+    {"classification", "marking", "security-label", "security-classification"}
+)
+_NATO_TAXONOMY_SUFFIXES = {"A": "ATOMAL", "B": "BOHEMIA"}
+_MISP_DISTRIBUTIONS = frozenset({0, 1, 2, 3, 4, 5})
+
+
+def _misp_markings(event: Mapping[str, Any], where: str) -> tuple[list[Marking], set[str]]:
+    """The markings and TLP caveats an event's tags state; its distribution is checked."""
+    containers: list[Mapping[str, Any]] = [event]
+    containers += [a for a in event.get("Attribute") or [] if isinstance(a, Mapping)]
+    for misp_object in event.get("Object") or []:
+        if isinstance(misp_object, Mapping):
+            containers.append(misp_object)
+            containers += [a for a in misp_object.get("Attribute") or [] if isinstance(a, Mapping)]
+    markings: list[Marking] = []
+    caveats: set[str] = set()
+    for container in containers:
+        distribution = container.get("distribution")
+        if distribution is not None and _distribution(distribution) not in _MISP_DISTRIBUTIONS:
+            raise IngestError(
+                where, f"unknown MISP distribution {distribution!r} (0 to 5): refused"
+            )
+        for tag in container.get("Tag") or []:
+            name = tag.get("name") if isinstance(tag, Mapping) else None
+            if not isinstance(name, str):
+                continue
+            try:
+                found, tlp = _misp_tag_marking(name)
+            except MarkingError as error:
+                raise IngestError(where, f"tag {name!r}: {error}") from None
+            markings.extend(found)
+            caveats |= tlp
+    return markings, caveats
+
+
+def _distribution(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def _misp_tag_marking(name: str) -> tuple[list[Marking], set[str]]:
+    namespace, colon, rest = name.partition(":")
+    if not colon:
+        # A bare tag that is a banner ("NATO SECRET") counts; "APT28" does not.
+        return ([parse_marking(name)], set()) if is_banner_line(name) else ([], set())
+    namespace = namespace.strip().lower()
+    predicate, equals, value = rest.partition("=")
+    if not equals:
+        predicate, value = "", rest
+    value = value.strip().strip('"').strip()
+    if namespace == "tlp":
+        return [], set(tlp_caveats(value))
+    if namespace == "nato" and predicate.strip().lower() == "classification":
+        label, dash, suffix = value.upper().partition("-")
+        if dash and suffix in _NATO_TAXONOMY_SUFFIXES:
+            value = f"{label} // {_NATO_TAXONOMY_SUFFIXES[suffix]}"
+        return [parse_marking(value)], set()
+    if namespace in _MISP_MARKING_NAMESPACES:
+        return [parse_marking(value)], set()
+    return [], set()
 
 
 def _misp_indicators(

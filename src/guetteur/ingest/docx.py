@@ -2,8 +2,11 @@
 
 `parse_docx` turns one `.docx` into one `RawDocument`. Staff reports carry
 their classification banner in the page header and footer, not in the body, so
-the header's text comes first and the footer's last: the pipeline's marking
-stage reads the first and last lines of every document. Tables become one line
+the header's text comes first and the footer's last. Each section has its own
+headers and footers (default, first-page, even-page), which can each state a
+different marking, so every one of them that the file defines — shown or not,
+text boxes included — is also a part whose every line is read as a banner
+position: the document takes the high-water mark of them all. Tables become one line
 per row, cells joined by " | ", in their place in the body. A `.docx` is a zip
 archive whose XML parts python-docx reads whole into memory, so the archive's
 directory is checked first and an archive declaring more than
@@ -20,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import docx
+from docx.oxml.ns import qn
 from docx.text.paragraph import Paragraph
 
 from guetteur._exceptions import IngestError
-from guetteur.ingest._base import RawDocument
+from guetteur.ingest._base import MarkedPart, PartKind, RawDocument
 from guetteur.ingest._decode import one_line
 from guetteur.ingest.text import guess_title
 
@@ -43,6 +47,7 @@ def parse_docx(path: Path, data: bytes) -> Iterator[RawDocument]:
     try:
         document = docx.Document(io.BytesIO(data))
         headers, footers = _page_furniture(document)
+        parts = _furniture_parts(document)
         body = "\n".join(_block_lines(document))
         stated_title = str(document.core_properties.title or "")
     except Exception as error:
@@ -54,7 +59,9 @@ def parse_docx(path: Path, data: bytes) -> Iterator[RawDocument]:
         raise IngestError(origin, "empty document")
     # The body, not the header: headers hold banners and letterheads.
     title = guess_title(stated_title, fallback=guess_title(body, fallback=path.stem))
-    yield RawDocument(title=title, text=text, origin=origin)
+    if stated_title.strip():
+        parts.append(MarkedPart("document title", stated_title))
+    yield RawDocument(title=title, text=text, origin=origin, parts=tuple(parts))
 
 
 def _check_archive(origin: str, data: bytes) -> None:
@@ -127,3 +134,54 @@ def _page_furniture(document: Any) -> tuple[str, str]:
                 if block and block not in texts:
                     texts.append(block)
     return "\n".join(headers), "\n".join(footers)
+
+
+_PARAGRAPH, _TEXT, _TAB, _BREAK, _CARRIAGE_RETURN = (
+    qn(tag) for tag in ("w:p", "w:t", "w:tab", "w:br", "w:cr")
+)
+_FURNITURE = (
+    ("header", "header"),
+    ("first_page_header", "first-page header"),
+    ("even_page_header", "even-page header"),
+    ("footer", "footer"),
+    ("first_page_footer", "first-page footer"),
+    ("even_page_footer", "even-page footer"),
+)
+
+
+def _furniture_parts(document: Any) -> list[MarkedPart]:
+    """Every header and footer each section defines, as parts read line by line.
+
+    All six kinds, whether or not the document's settings show them: a hidden
+    first-page header with a higher banner still says what the file holds.
+    Paragraphs are read from the XML, so text boxes (where banners often sit)
+    count too.
+    """
+    parts: list[MarkedPart] = []
+    for number, section in enumerate(document.sections, start=1):
+        for attribute, label in _FURNITURE:
+            furniture = getattr(section, attribute)
+            # Linked: no definition of its own (reading it would add one).
+            if furniture.is_linked_to_previous:
+                continue
+            text = "\n".join(
+                line
+                for paragraph in furniture._element.iter(_PARAGRAPH)
+                for line in _zones(paragraph)
+                if line.strip()
+            )
+            if text:
+                parts.append(MarkedPart(f"section {number} {label}", text, PartKind.FURNITURE))
+    return parts
+
+
+def _zones(paragraph: Any) -> list[str]:
+    """A header paragraph's text, split where a tab or break separates its zones.
+
+    Headers lay out "Ministry<tab>NATO SECRET<tab>Page 1" on one line; read as
+    one line, the banner in the middle would not be one.
+    """
+    text: list[str] = []
+    for node in paragraph.iter(_TEXT, _TAB, _BREAK, _CARRIAGE_RETURN):
+        text.append(node.text or "" if node.tag == _TEXT else "\n")
+    return "".join(text).split("\n")

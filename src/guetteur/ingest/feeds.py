@@ -7,6 +7,11 @@ plain text. The XML is first checked with defusedxml and any DTD is refused:
 feeds come from outside, and a DTD is how entity-expansion ("billion laughs")
 and external-entity attacks get in; no real feed needs one today.
 
+An entry's title is shown as the document's title but is not part of its
+text when the entry has a body; a banner there ("NATO SECRET - Column near
+Narva", "[NS] …") must still count, so the title, and the feed's own title,
+are parts of each entry's document whose markings are read.
+
 A broken entry does not cost the others: good entries are yielded, then an
 IngestError names the first bad one (see the contract in `registry`).
 """
@@ -27,7 +32,7 @@ import feedparser
 from defusedxml import DefusedXmlException
 
 from guetteur._exceptions import IngestError
-from guetteur.ingest._base import RawDocument
+from guetteur.ingest._base import MarkedPart, RawDocument
 from guetteur.ingest._decode import normalise_newlines, one_line
 from guetteur.ingest.html import visible_text
 from guetteur.ingest.text import guess_title
@@ -73,7 +78,7 @@ def parse_feed(path: Path, data: bytes) -> Iterator[RawDocument]:
     bad_entries = 0
     for number, entry in enumerate(entries, start=1):
         try:
-            document = _entry_document(origin, number, entry, feed_title or path.stem)
+            document = _entry_document(origin, number, entry, feed_title or path.stem, feed_title)
         except IngestError as error:
             bad_entries += 1
             first_error = first_error or error
@@ -109,7 +114,9 @@ def _check_xml(origin: str, data: bytes, *, strict: bool) -> None:
         raise IngestError(origin, "XML but not an RSS/Atom feed")
 
 
-def _entry_document(origin: str, number: int, entry: Any, feed_name: str) -> RawDocument:
+def _entry_document(
+    origin: str, number: int, entry: Any, feed_name: str, feed_title: str
+) -> RawDocument:
     entry_origin = f"{origin}#{number}"
     contents = entry.get("content") or []
     # Atom <content> holds the full text; <summary>/RSS <description> often a teaser.
@@ -123,10 +130,14 @@ def _entry_document(origin: str, number: int, entry: Any, feed_name: str) -> Raw
         "id": _field(entry, "id"),
         "feed": feed_name,
     }
+    parts = [MarkedPart("entry title", title)] if title else []
+    if feed_title:
+        parts.append(MarkedPart("feed title", feed_title))
     return RawDocument(
         title=guess_title(title, fallback=guess_title(body, fallback=f"{feed_name} #{number}")),
         text=body or title,
         origin=entry_origin,
+        parts=tuple(parts),
         reported_at=_entry_time(entry),
         metadata={key: value for key, value in metadata.items() if value},
     )

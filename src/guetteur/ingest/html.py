@@ -7,7 +7,10 @@ trafilatura, so that search and synthesis cite the report and not the site's
 Classification banners sit outside the article and trafilatura drops them, so
 the first and last visible lines of the page are put back around the article
 when they read like a banner, where the pipeline's marking stage looks for
-them. Nothing is fetched, and no DTD or entity declaration is ever read:
+them. Every visible line the page opens or closes with is read for a banner,
+and so are its <title> and any `<meta name="classification">` (or
+"security-classification", "marking"…) it states: the document takes the
+high-water mark of all of them. Nothing is fetched, and no DTD or entity declaration is ever read:
 lxml's HTML parser (here and inside trafilatura) does not expand them, which
 makes "billion laughs" pages harmless.
 """
@@ -27,11 +30,11 @@ import trafilatura
 from trafilatura.settings import Document as Extraction
 
 from guetteur._exceptions import IngestError
-from guetteur.ingest._base import RawDocument
+from guetteur.ingest._base import MarkedPart, PartKind, RawDocument
 from guetteur.ingest._decode import decode_text
 from guetteur.ingest.text import guess_title, is_banner_line
 
-__all__ = ["Article", "extract_article", "html_to_text", "parse_html", "visible_text"]
+__all__ = ["Article", "extract_article", "parse_html", "visible_text"]
 
 # Elements that start a new line in a browser; text inside them is kept on its
 # own line so line-based stages (banner lines, titles) see the page's lines.
@@ -48,6 +51,10 @@ _PUBLISHED_TIME = (
 # What separates a story from the site name in "Story title - Site name".
 _SEPARATOR_CHARS = "-|–—·:"
 _TITLE_SEPARATORS = tuple(f" {separator}" for separator in _SEPARATOR_CHARS)
+_META_MARKING_NAMES = frozenset({
+    "classification", "security-classification", "marking", "security-marking",
+    "protective-marking", "security-label", "dc.rights.classification",
+})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,10 @@ class Article:
     author: str = ""
     site: str = ""
     published_at: datetime | None = None
+    # Where a page can state its marking outside the article: the <title>,
+    # every visible line (banners sit above and below the article) and
+    # <meta> marking fields, as parts whose markings count.
+    marked_parts: tuple[MarkedPart, ...] = ()
 
 
 def _parse(html: str) -> Any | None:
@@ -129,8 +140,11 @@ def extract_article(html: str) -> Article:
     page_title = " ".join(str(root.findtext(".//title") or "").split())
     published_at = next(filter(None, map(_moment, root.xpath(_PUBLISHED_TIME))), None)
     visible = _visible_text(root)
+    marked_parts = _marked_parts(root, page_title, visible)
     if not isinstance(extraction, Extraction):
-        return Article(title=page_title, text=visible, published_at=published_at)
+        return Article(
+            title=page_title, text=visible, published_at=published_at, marked_parts=marked_parts
+        )
     article = str(extraction.text or "").strip()
     if _squeezed(article) == _squeezed(visible):
         # Nothing was boilerplate (short pages, mail bodies); trafilatura's
@@ -143,12 +157,30 @@ def extract_article(html: str) -> Article:
         author=str(extraction.author or ""),
         site=str(extraction.sitename or ""),
         published_at=published_at,
+        marked_parts=marked_parts,
     )
 
 
-def html_to_text(html: str) -> str:
-    """The main text of an HTML page or mail body (see `extract_article`)."""
-    return extract_article(html).text
+def _marked_parts(root: Any, page_title: str, visible: str) -> tuple[MarkedPart, ...]:
+    parts = [
+        MarkedPart(f'<meta name="{name}">', content, PartKind.STATEMENT)
+        for name, content in _meta_markings(root)
+    ]
+    if page_title:
+        parts.append(MarkedPart("page title", page_title))
+    if visible:
+        parts.append(MarkedPart("page", visible))
+    return tuple(parts)
+
+
+def _meta_markings(root: Any) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    for meta in root.iter("meta"):
+        name = str(meta.get("name") or meta.get("property") or "")
+        content = " ".join(str(meta.get("content") or "").split())
+        if content and name.strip().lower().replace("_", "-") in _META_MARKING_NAMES:
+            found.append((name.strip(), content.replace("\x00", "")))
+    return found
 
 
 def _squeezed(text: str) -> str:
@@ -203,4 +235,5 @@ def parse_html(path: Path, data: bytes) -> Iterator[RawDocument]:
         origin=str(path),
         reported_at=article.published_at,
         metadata={key: value for key, value in metadata.items() if value},
+        parts=article.marked_parts,
     )

@@ -1,11 +1,19 @@
 """Documents exported as JSON: `.json` (one object or an array) and `.jsonl`/`.ndjson`.
 
 This is how other systems hand guetteur their records: each object is one
-document with a "text" string and, optionally, "title", "marking" (the
-declared marking), "grade" (an Admiralty code such as "B2") and a date under
-"date", "published" or "reported_at" (ISO 8601; a time without zone is taken
-as UTC). Other scalar fields are kept as metadata. Origins are `path#N`: the
-item's position in an array, or the line number in a JSON Lines file.
+document with a "text" string and, optionally, "title", a marking, "grade"
+(an Admiralty code such as "B2") and a date under "date", "published" or
+"reported_at" (ISO 8601; a time without zone is taken as UTC). Other scalar
+fields are kept as metadata. Origins are `path#N`: the item's position in an
+array, or the line number in a JSON Lines file.
+
+Systems name the marking field differently, so every field named like one —
+"marking", "classification", "security_label", "classification_marking"… in
+any case, camelCase or with hyphens, at any depth of the record (see
+`_MARKING_FIELDS`) — is a marking statement that must parse, and the stated
+title is read for a banner: the document takes the high-water mark of all of
+them and of its text. A marking field holding something other than a string
+or a list of strings is refused.
 
 One bad record does not cost the others: good records are yielded, then an
 IngestError names the first bad one (see the contract in `registry`). A JSON
@@ -16,13 +24,14 @@ never handed to the JSON decoder.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from guetteur._exceptions import IngestError
-from guetteur.ingest._base import RawDocument
+from guetteur.ingest._base import MarkedPart, PartKind, RawDocument
 from guetteur.ingest._decode import decode_text, normalise_newlines
 from guetteur.ingest.text import guess_title
 
@@ -33,7 +42,20 @@ __all__ = ["MAX_LINE_BYTES", "parse_json", "parse_json_lines"]
 MAX_LINE_BYTES = 10 * 1024 * 1024
 
 _DATE_FIELDS = ("date", "published", "reported_at")
-_DOCUMENT_FIELDS = frozenset({"text", "title", "marking", "grade", *_DATE_FIELDS})
+_DOCUMENT_FIELDS = frozenset({"text", "title", "grade", *_DATE_FIELDS})
+# Field names that hold a marking, once case, camelCase, hyphens and spaces are
+# folded to snake_case.
+_MARKING_FIELDS = frozenset({
+    "marking", "markings", "classification", "classification_marking",
+    "classification_level", "classification_banner", "security_classification",
+    "security_label", "security_marking", "protective_marking", "marquage",
+    "niveau_de_protection", "niveau_de_classification",
+})  # fmt: skip
+_CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_NAME_SEPARATORS = re.compile(r"[\s.-]+")
+# Records nest little; a hostile one cannot make the marking walk go deeper or longer.
+_MAX_WALK_DEPTH = 32
+_MAX_WALK_NODES = 100_000
 _JSON_TYPE_NAMES = {
     dict: "an object",
     list: "an array",
@@ -163,17 +185,63 @@ def _read_document(path: Path, origin: str, number: int, value: Any) -> RawDocum
     metadata = {
         key: _without_nul(field if isinstance(field, str) else json.dumps(field))
         for key, field in value.items()
-        if key not in _DOCUMENT_FIELDS and isinstance(field, str | int | float | bool)
+        if key not in _DOCUMENT_FIELDS
+        and not _is_marking_field(key)
+        and isinstance(field, str | int | float | bool)
     }
+    parts = _marking_fields(origin, value)
+    if title:
+        parts.append(MarkedPart('field "title"', title))
     return RawDocument(
         title=guess_title(title or "", fallback=guess_title(text, f"{path.stem} #{number}")),
         text=text,
         origin=origin,
-        declared_marking=_optional_string(origin, value, "marking"),
+        parts=tuple(parts),
         declared_grade=_optional_string(origin, value, "grade"),
         reported_at=_reported_at(origin, value),
         metadata=metadata,
     )
+
+
+def _is_marking_field(key: str) -> bool:
+    snake = _NAME_SEPARATORS.sub("_", _CAMEL_HUMP.sub("_", key).strip()).lower()
+    return snake in _MARKING_FIELDS
+
+
+def _marking_fields(origin: str, record: dict[str, Any]) -> list[MarkedPart]:
+    """A statement part for every marking field of the record, nested ones included."""
+    parts: list[MarkedPart] = []
+    budget = _MAX_WALK_NODES
+    # (dotted name, value, depth); the document's text is no field to search.
+    pending: list[tuple[str, Any, int]] = [
+        (str(key), field, 1) for key, field in record.items() if key != "text"
+    ]
+    while pending:
+        name, field, depth = pending.pop()
+        budget -= 1
+        if budget < 0 or depth > _MAX_WALK_DEPTH:
+            raise IngestError(origin, "record nested too deeply to look for marking fields")
+        if _is_marking_field(name.rsplit(".", 1)[-1]):
+            parts.extend(_statements(origin, name, field))
+        elif isinstance(field, dict):
+            pending.extend((f"{name}.{key}", inner, depth + 1) for key, inner in field.items())
+        elif isinstance(field, list):
+            pending.extend((name, inner, depth + 1) for inner in field)
+    return sorted(parts, key=lambda part: part.name)
+
+
+def _statements(origin: str, name: str, field: Any) -> list[MarkedPart]:
+    values = field if isinstance(field, list) else [field]
+    found: list[MarkedPart] = []
+    for item in values:
+        if item is None or (isinstance(item, str) and not item.strip()):
+            continue
+        if not isinstance(item, str):
+            raise IngestError(
+                origin, f'"{name}" must be a marking string, found {_type_name(item)}'
+            )
+        found.append(MarkedPart(f'field "{name}"', _without_nul(item), PartKind.STATEMENT))
+    return found
 
 
 def _optional_string(origin: str, value: dict[str, Any], key: str) -> str | None:

@@ -7,10 +7,17 @@ opens with one, which is lifted to the first line where the pipeline's marking
 stage looks for banners — then the body (the text/plain part, or the HTML part
 made readable when there is no plain one), then every text attachment after a
 "--- attachment: NAME ---" line: reports often travel as a `.txt` or `.csv`
-attached to a two-line cover note. The Date header becomes `reported_at`, an
-`X-Classification` or `Classification` header the declared marking. Binary
-attachments are not read, only listed in the metadata so a reader knows they
-existed. (A module named `mail`, not `email`, so it can never shadow the stdlib.)
+attached to a two-line cover note. The Date header becomes `reported_at`.
+
+An attachment often carries a higher banner than its cover note, and in the
+combined text its banner lands in the middle, where no banner is looked for.
+So the body, the Subject and every text attachment are also listed as parts
+of their own, whose banners and portion markings all count, and an
+`X-Classification` or `Classification` header is a marking statement: the
+document is stored at the high-water mark of all of them. Binary attachments
+are not read (their text is never stored), only listed in the metadata so a
+reader knows they existed. (A module named `mail`, not `email`, so it can never
+shadow the stdlib.)
 """
 
 from __future__ import annotations
@@ -23,9 +30,9 @@ from email.message import Message
 from pathlib import Path
 
 from guetteur._exceptions import IngestError
-from guetteur.ingest._base import RawDocument
+from guetteur.ingest._base import MarkedPart, PartKind, RawDocument
 from guetteur.ingest._decode import decode_text, looks_like_text, normalise_newlines, one_line
-from guetteur.ingest.html import html_to_text
+from guetteur.ingest.html import extract_article
 from guetteur.ingest.text import guess_title, is_banner_line
 
 __all__ = ["parse_email"]
@@ -57,8 +64,19 @@ def parse_email(path: Path, data: bytes) -> Iterator[RawDocument]:
         # The stdlib walks whatever MIME tree it was given; a malformed one can
         # make it raise (KeyError, IndexError…) rather than record a defect.
         raise IngestError(origin, f"unreadable MIME structure: {one_line(error)}") from None
-    body = _part_text(origin, body_part).strip() if body_part is not None else ""
+    body, body_parts = _part_text(origin, body_part) if body_part is not None else ("", ())
+    body = body.strip()
 
+    parts = [
+        MarkedPart(f"header {name}", _without_nul(mark), PartKind.STATEMENT)
+        for name in _MARKING_HEADERS
+        if (mark := _header(message, name))
+    ]
+    if headers["Subject"]:
+        parts.append(MarkedPart("Subject", _without_nul(headers["Subject"])))
+    if body:
+        parts.append(MarkedPart("body", _without_nul(body)))
+    parts.extend(_within("body", body_parts))
     banner, body = _opening_banner(body)
     sections = [banner] if banner else []
     sections.append("\n".join(f"{name}: {value}" for name, value in headers.items() if value))
@@ -71,12 +89,15 @@ def parse_email(path: Path, data: bytes) -> Iterator[RawDocument]:
         if not _is_text_attachment(part, name):
             continue
         try:
-            attached = _part_text(f"{origin} attachment {name}", part).strip()
+            attached, attached_parts = _part_text(f"{origin} attachment {name}", part)
+            attached = attached.strip()
         except IngestError:
             # Named .txt but binary inside: listed in the metadata, not read.
             continue
         if attached:
             sections.append(f"--- attachment: {name} ---\n{attached}")
+            parts.append(MarkedPart(f"attachment {name!r}", _without_nul(attached)))
+            parts.extend(_within(f"attachment {name!r}", attached_parts))
 
     metadata = {"from": headers["From"], "to": headers["To"], "attachments": ", ".join(names)}
     yield RawDocument(
@@ -85,10 +106,7 @@ def parse_email(path: Path, data: bytes) -> Iterator[RawDocument]:
         ),
         text=_without_nul("\n\n".join(sections)),
         origin=origin,
-        declared_marking=next(
-            (_without_nul(mark) for name in _MARKING_HEADERS if (mark := _header(message, name))),
-            None,
-        ),
+        parts=tuple(parts),
         reported_at=_sent_at(message),
         metadata={key: _without_nul(value) for key, value in metadata.items() if value},
     )
@@ -164,11 +182,20 @@ def _is_text_attachment(part: Message, name: str) -> bool:
     return part.get_content_maintype() == "text" or name.lower().endswith(_TEXT_ATTACHMENT_SUFFIXES)
 
 
-def _part_text(origin: str, part: Message) -> str:
-    """A leaf part's content as text; IngestError naming `origin` if it is binary."""
+def _within(container: str, parts: tuple[MarkedPart, ...]) -> list[MarkedPart]:
+    return [
+        MarkedPart(f"{container} {part.name}", _without_nul(part.text), part.kind) for part in parts
+    ]
+
+
+def _part_text(origin: str, part: Message) -> tuple[str, tuple[MarkedPart, ...]]:
+    """A leaf part's content as text, and the marked parts of an HTML part.
+
+    IngestError naming `origin` if the part is binary.
+    """
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
-        return ""
+        return "", ()
     text: str | None = None
     charset = part.get_content_charset()
     if charset:
@@ -181,5 +208,6 @@ def _part_text(origin: str, part: Message) -> str:
         text = decode_text(origin, payload)
     text = normalise_newlines(text)
     if part.get_content_type() == "text/html":
-        text = html_to_text(text)
-    return text
+        article = extract_article(text)
+        return article.text, article.marked_parts
+    return text, ()

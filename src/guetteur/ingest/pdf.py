@@ -5,7 +5,12 @@ read: a scanned PDF has none and is refused with a hint to OCR it first, since
 an empty document would be stored, marked and searched as if it said nothing.
 Pages are joined with a blank line, so the banner printed at the top of page
 one is the text's first line and the one at the foot of the last page its last
-line, where the pipeline's marking stage looks for them.
+line, where the pipeline's marking stage looks for them. Every page prints its
+own banner, and a page's may be higher than the first one's, so each page is
+also a part whose first and last lines are read, and so are the /Title and any
+document-information entry named like a marking (/Classification,
+/SecurityClassification, /Marking…): the document takes the high-water mark
+of all of them.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import pypdf
 import pypdf.errors
 
 from guetteur._exceptions import IngestError
-from guetteur.ingest._base import RawDocument
+from guetteur.ingest._base import MarkedPart, PartKind, RawDocument
 from guetteur.ingest._decode import one_line
 from guetteur.ingest.text import guess_title
 
@@ -28,6 +33,11 @@ _MAGIC = b"%PDF-"
 # The header may follow a little junk (some mail gateways prepend bytes); PDF
 # readers accept it within the first kilobyte, and so do we.
 _MAGIC_WINDOW = 1024
+# Document-information keys (case, "_" and "-" ignored) that hold a marking.
+_MARKING_ENTRIES = frozenset({
+    "classification", "securityclassification", "marking", "securitymarking",
+    "protectivemarking", "securitylabel",
+})  # fmt: skip
 
 
 def parse_pdf(path: Path, data: bytes) -> Iterator[RawDocument]:
@@ -37,17 +47,29 @@ def parse_pdf(path: Path, data: bytes) -> Iterator[RawDocument]:
         raise IngestError(origin, f"not a PDF (starts with {data[:4]!r})")
     # pypdf reports recoverable damage through `logging` and keeps reading; it
     # calls `warnings.warn` only for deprecated API, which we do not use.
-    title, text = _read(origin, data)
+    title, pages, statements = _read(origin, data)
+    text = "\n\n".join(page.strip("\n") for page in pages)
     if not text.strip():
         raise IngestError(origin, "no text layer (scanned PDF? OCR it first)")
+    parts = [
+        MarkedPart(f"document information {key}", value, PartKind.STATEMENT)
+        for key, value in statements
+    ]
+    if title.strip():
+        parts.append(MarkedPart("document information /Title", title))
+    parts.extend(
+        MarkedPart(f"page {number}", page) for number, page in enumerate(pages, 1) if page.strip()
+    )
     yield RawDocument(
         title=guess_title(title, fallback=guess_title(text, fallback=path.stem)),
         text=text,
         origin=origin,
+        parts=tuple(parts),
     )
 
 
-def _read(origin: str, data: bytes) -> tuple[str, str]:
+def _read(origin: str, data: bytes) -> tuple[str, list[str], list[tuple[str, str]]]:
+    """(/Title, text of each page, marking entries of the document information)."""
     try:
         reader = pypdf.PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
@@ -59,6 +81,11 @@ def _read(origin: str, data: bytes) -> tuple[str, str]:
         pages = [page.extract_text() for page in reader.pages]
         metadata = reader.metadata
         title = str(metadata.title or "") if metadata is not None else ""
+        statements = [
+            (str(key), str(value).replace("\x00", ""))
+            for key, value in (metadata or {}).items()
+            if _is_marking_entry(str(key)) and str(value).strip()
+        ]
     except IngestError:
         raise
     except pypdf.errors.DependencyError as error:
@@ -71,5 +98,9 @@ def _read(origin: str, data: bytes) -> tuple[str, str]:
         raise IngestError(origin, f"unreadable PDF: {one_line(error)}") from None
     # Glyphs without a Unicode mapping come out as NUL, which no store keeps
     # (PostgreSQL text refuses it) and no reader needs.
-    text = "\n\n".join(page.strip("\n") for page in pages).replace("\x00", "")
-    return title.replace("\x00", ""), text
+    return title.replace("\x00", ""), [page.replace("\x00", "") for page in pages], statements
+
+
+def _is_marking_entry(key: str) -> bool:
+    folded = key.lstrip("/").replace("_", "").replace("-", "").replace(" ", "").lower()
+    return folded in _MARKING_ENTRIES

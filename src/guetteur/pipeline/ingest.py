@@ -32,7 +32,7 @@ from guetteur.model import Chunk, Clearance, Document, Grade, Marking
 from guetteur.pipeline._batching import batched
 from guetteur.pipeline.chunking import chunk_text
 from guetteur.pipeline.enrichment import Enricher, Enrichment, enrichment_note
-from guetteur.security.markings import find_banner, high_water_mark, may_read, parse_marking
+from guetteur.security.markings import high_water_mark, may_read
 from guetteur.store.base import NewDocument, Spill, Store
 
 __all__ = [
@@ -93,16 +93,14 @@ def decide_marking(
 ) -> Marking:
     """The more restrictive of everything that marks this document; refuse if nothing does.
 
-    Banner (first/last line), a marking the format declares, and --marking are
-    combined by high-water mark: never downgrade. The source's default applies
-    too, as a floor, when it is set.
+    The banners and portion markings of the text, those of every part the
+    parser found (attachments, section headers and footers, titles, marking
+    fields: `RawDocument.stated_markings`), and --marking are combined by
+    high-water mark: never downgrade. The source's default applies too, as a
+    floor, when it is set. A line that looks like a marking but does not parse
+    raises MarkingError naming it: the document is refused, not stored lower.
     """
-    found: list[Marking] = []
-    banner = find_banner(raw.text)
-    if banner is not None:
-        found.append(banner)
-    if raw.declared_marking:
-        found.append(parse_marking(raw.declared_marking))
+    found = raw.stated_markings()
     found.extend(m for m in (given, source_default) if m is not None)
     if not found:
         raise NoMarkingError(

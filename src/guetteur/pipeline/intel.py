@@ -5,12 +5,18 @@ alerts. The intrusion sets, malware, techniques and indicators the file
 describes are also written out as one readable document and ingested like any
 report, so that enrichment makes them entities: the GREYFOX of a MISP event,
 the GREYFOX of a CERT note and the IP in a Suricata alert are then one picture.
+
+The file is marked once, at the high-water mark of what it states itself (STIX
+statement markings, MISP marking tags: `IntelReading.markings`), --marking and
+the source's default, plus the caveats TLP adds (TLP:RED); its indicators and
+its document both carry that marking. A file whose markings do not parse is
+refused before anything is stored.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from guetteur._exceptions import IngestError, NoMarkingError
@@ -19,9 +25,10 @@ from guetteur.ingest._base import RawDocument
 from guetteur.model import Marking
 from guetteur.pipeline.enrichment import Enricher
 from guetteur.pipeline.ingest import IngestOptions, ingest_raw
+from guetteur.security.markings import high_water_mark
 from guetteur.store.base import Store
 
-__all__ = ["IntelImportReport", "import_intel", "intel_document", "read_intel"]
+__all__ = ["IntelImportReport", "file_marking", "import_intel", "intel_document", "read_intel"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,25 @@ def read_intel(path: Path) -> tuple[str, IntelReading]:
     if isinstance(document, dict | list):
         return "misp", parse_misp(document, str(path))
     raise IngestError(str(path), "neither a STIX bundle nor MISP event JSON")
+
+
+def file_marking(
+    path: Path, reading: IntelReading, given: Marking | None, source_default: Marking | None
+) -> Marking:
+    """The marking of everything stored from an intel file; NoMarkingError if nothing sets a level.
+
+    TLP sets no level (see `tlp_caveats`), so a file marked with TLP only
+    still needs --marking or a source default.
+    """
+    levels = [*reading.markings, *(m for m in (given, source_default) if m is not None)]
+    if not levels:
+        raise NoMarkingError(
+            str(path),
+            "no marking: the file states no classification (TLP and MISP distribution set "
+            "none); give --marking, e.g. --marking 'NATO RESTRICTED // REL TO FRA'",
+        )
+    marking = high_water_mark(levels)
+    return replace(marking, caveats=marking.caveats | reading.caveats)
 
 
 def intel_document(path: Path, fmt: str, reading: IntelReading) -> RawDocument:
@@ -68,13 +94,9 @@ def import_intel(
     enricher: Enricher | None,
     actor: str,
 ) -> IntelImportReport:
-    # --marking is for this run only; a source's default is a security officer's.
-    chosen = marking or store.source_default_marking(source)
-    if chosen is None:
-        raise NoMarkingError(
-            str(path), "no marking: give --marking (intel files carry none guetteur can trust)"
-        )
     fmt, reading = read_intel(path)
+    # --marking is for this run only; a source's default is a security officer's.
+    chosen = file_marking(path, reading, marking, store.source_default_marking(source))
     added = store.add_indicators(reading.indicators, chosen, source)
     documents: Sequence[RawDocument] = []
     if reading.objects or reading.indicators:
