@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 import stix2
 
-from guetteur._exceptions import IngestError
+from guetteur._exceptions import IngestError, NoMarkingError
 from guetteur.cyber import intel
 from guetteur.cyber.intel import (
     Indicator,
@@ -24,6 +25,9 @@ from guetteur.cyber.intel import (
     validate_bundle,
 )
 from guetteur.model.alert import Alert, Severity
+from guetteur.pipeline.intel import IntelImportReport, import_intel
+from guetteur.security.markings import TLP_RED_CAVEAT, parse_clearance, parse_marking
+from guetteur.store.sqlite.store import SQLiteStore
 
 ATTACK_BUNDLE = (
     Path(__file__).resolve().parents[2].parent
@@ -537,3 +541,155 @@ def test_validate_bundle_names_the_bad_object() -> None:
     indicator["pattern"] = "[ipv4-addr:value = "
     with pytest.raises(InvalidStixError, match=indicator["id"]):
         validate_bundle(bundle)
+
+
+# ------------------------------------------------------------- markings of intel files
+# Finding 9: a STIX statement marking "NATO SECRET" was ignored and the file's
+# indicators and document stored at the lower --marking. Imported for real
+# (`import_intel`, a real SQLiteStore) and read back by two readers.
+
+NS_FRA = parse_clearance("NATO SECRET", "FRA")
+NR_LUX = parse_clearance("NATO RESTRICTED", "LUX")
+STATEMENT_ID = "marking-definition--44444444-4444-4444-8444-444444444444"
+TLP_RED_ID = "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"
+
+
+def _statement(text: str, marking_id: str = STATEMENT_ID) -> dict[str, Any]:
+    return {
+        "type": "marking-definition",
+        "spec_version": "2.1",
+        "id": marking_id,
+        "created": "2026-03-01T10:00:00.000Z",
+        "definition_type": "statement",
+        "definition": {"statement": text},
+    }
+
+
+def _marked_bundle(refs: list[str], *definitions: dict[str, Any]) -> dict[str, Any]:
+    apt = {**STIX_21["objects"][7], "object_marking_refs": refs}  # the intrusion set
+    marked = _indicator(1, "[ipv4-addr:value = '203.0.113.7']", object_marking_refs=refs)
+    return {
+        "type": "bundle",
+        "id": "bundle--55555555-5555-4555-8555-555555555555",
+        "objects": [*definitions, marked, _indicator(2, "[domain-name:value = 'c2.example']"), apt],
+    }
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SQLiteStore]:
+    opened = SQLiteStore(tmp_path / "g.db")
+    yield opened
+    opened.close()
+
+
+def _import(store: SQLiteStore, path: Path, marking: str | None) -> IntelImportReport:
+    given = parse_marking(marking) if marking else None
+    return import_intel(store, path, "cert", given, None, "analyst")
+
+
+def test_stix_statement_marking_makes_indicators_and_document_nato_secret(
+    store: SQLiteStore, tmp_path: Path
+) -> None:
+    bundle = _marked_bundle([STATEMENT_ID], _statement("NATO SECRET"))
+    report = _import(store, _write(tmp_path, "feed.json", bundle), "NATO UNCLASSIFIED")
+    assert report.indicators == 2
+    markings = {str(marking) for _, marking in store.list_indicators(NS_FRA)}
+    assert markings == {"NATO SECRET"}
+    (document,) = store.iter_documents(NS_FRA)
+    assert str(document.marking) == "NATO SECRET" and "APT28" in document.text
+    # The NATO RESTRICTED reader sees neither the indicators nor the document.
+    assert store.list_indicators(NR_LUX) == []
+    assert list(store.iter_documents(NR_LUX)) == []
+
+
+def test_stix_statement_alone_is_enough_without_marking_option(
+    store: SQLiteStore, tmp_path: Path
+) -> None:
+    bundle = _marked_bundle([STATEMENT_ID], _statement("NATO SECRET // REL TO FRA, LUX"))
+    _import(store, _write(tmp_path, "feed.json", bundle), None)
+    (document,) = store.iter_documents(NS_FRA)
+    assert str(document.marking) == "NATO SECRET // REL TO FRA, LUX"
+
+
+def test_stix_tlp_red_adds_a_caveat_and_sets_no_level(store: SQLiteStore, tmp_path: Path) -> None:
+    path = _write(tmp_path, "feed.json", _marked_bundle([TLP_RED_ID]))
+    with pytest.raises(NoMarkingError, match="states no classification"):
+        _import(store, path, None)
+    _import(store, path, "NATO RESTRICTED")
+    assert {str(m) for _, m in store.list_indicators(NS_FRA)} == set()
+    holder = parse_clearance("NATO RESTRICTED", "LUX", [TLP_RED_CAVEAT])
+    assert {str(m) for _, m in store.list_indicators(holder)} == {"NATO RESTRICTED // TLP:RED"}
+
+
+@pytest.mark.parametrize(
+    ("bundle", "says"),
+    [
+        (
+            _marked_bundle([STATEMENT_ID], _statement("NATO SECRETT")),
+            "'NATO SECRETT': not a marking",
+        ),
+        (_marked_bundle([STATEMENT_ID]), "which the bundle does not hold"),
+        (
+            _marked_bundle(
+                [STATEMENT_ID],
+                {**_statement("x"), "definition_type": "acme-label", "definition": {"l": "S"}},
+            ),
+            "a marking definition of type 'acme-label' that guetteur cannot read",
+        ),
+    ],
+    ids=["statement", "undefined", "unknown-type"],
+)
+def test_stix_marking_that_does_not_parse_refuses_the_bundle(
+    store: SQLiteStore, tmp_path: Path, bundle: dict[str, Any], says: str
+) -> None:
+    path = _write(tmp_path, "feed.json", bundle)
+    with pytest.raises(IngestError, match=says) as refused:
+        _import(store, path, "NATO SECRET")
+    assert str(refused.value).startswith(f"{path}#marking-definition--")
+    assert store.list_indicators(NS_FRA) == [] and list(store.iter_documents(NS_FRA)) == []
+
+
+def test_stix_copyright_statement_is_no_marking() -> None:
+    bundle = _marked_bundle([STATEMENT_ID], _statement("Copyright 2026, The MITRE Corporation."))
+    reading = parse_stix(bundle, "feed.json")
+    assert (reading.markings, reading.caveats) == ((), frozenset())
+
+
+@pytest.mark.parametrize(
+    ("tags", "expected"),
+    [
+        (['nato:classification="NS"'], "NATO SECRET"),
+        (['nato:classification="CTS-A"'], "COSMIC TOP SECRET // ATOMAL"),
+        (["classification:NATO SECRET // REL TO FRA"], "NATO SECRET // REL TO FRA"),
+        (["tlp:red"], "NATO RESTRICTED // TLP:RED"),
+        (["tlp:amber", "NATO CONFIDENTIAL"], "NATO CONFIDENTIAL"),
+    ],
+)
+def test_misp_marking_tags_mark_the_event(
+    store: SQLiteStore, tmp_path: Path, tags: list[str], expected: str
+) -> None:
+    event = json.loads(json.dumps(MISP_EVENT))
+    event["Event"]["Attribute"][0]["Tag"] = [{"name": tag} for tag in tags]
+    _import(store, _write(tmp_path, "event.json", event), "NATO RESTRICTED")
+    everyone = parse_clearance("COSMIC TOP SECRET", "FRA", ["ATOMAL", TLP_RED_CAVEAT])
+    (document,) = store.iter_documents(everyone)
+    assert str(document.marking) == expected
+    assert {str(m) for _, m in store.list_indicators(everyone)} == {expected}
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"Tag": [{"name": "classification:NATO SECRETT"}]}, "tag 'classification:NATO SECRETT'"),
+        ({"Tag": [{"name": "tlp:purple"}]}, "not a TLP label"),
+        ({"distribution": "9"}, "unknown MISP distribution '9'"),
+    ],
+)
+def test_misp_marking_that_does_not_parse_refuses_the_event(
+    store: SQLiteStore, tmp_path: Path, change: dict[str, Any], says: str
+) -> None:
+    event = json.loads(json.dumps(MISP_EVENT))
+    event["Event"].update(change)
+    with pytest.raises(IngestError, match=says):
+        _import(store, _write(tmp_path, "event.json", event), "NATO SECRET")
+    assert list(store.iter_documents(NS_FRA)) == []
