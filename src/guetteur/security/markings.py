@@ -146,9 +146,10 @@ _MARKING_VOCABULARY = frozenset(
 )
 _WORD = re.compile(r"[A-Za-z0-9]+")
 # A portion marking opens a paragraph: "(NS) The column…", "- (DR//REL TO FRA, LUX) …".
-_PORTION = re.compile(
-    r"^[ \t]*(?:[-*\u2022>][ \t]*)?[*_]*\((?P<mark>[^()\n]{1,80})\)", re.MULTILINE
-)
+# Matched after a newline (the text gets one prepended): a pattern opening with
+# a literal lets the regex engine skip ahead, where "^" in MULTILINE mode would
+# try every position of a 50 MB line.
+_PORTION = re.compile(r"\n[ \t]*(?:[-*\u2022>][ \t]*)?[*_]*\((?P<mark>[^()\n]{1,80})\)")
 
 # Traffic Light Protocol (FIRST TLP 1.0 and 2.0). TLP says how far a recipient
 # may share, not how secret a thing is, so it sets no level: the run's
@@ -487,17 +488,18 @@ def _portion_markings(text: str) -> Iterator[Marking]:
     "(R)", "(C)", "(S)" and "(TS)" are not read: "(C)" is also the copyright
     sign and "(S)" a list item, and plain-English labels need REL TO anyway.
     """
-    number, counted = 1, 0
-    for match in _PORTION.finditer(text):
-        mark = match.group("mark")
+    # Each distinct mark is parsed once: a long report repeats "(NS)" thousands of times.
+    first_seen: dict[str, int] = {}
+    for match in _PORTION.finditer("\n" + text):
+        first_seen.setdefault(match.group("mark"), match.start())
+    for mark, position in first_seen.items():
         if mark != mark.upper() or not _opens_with_label(_normalise(mark).strip(_DECORATION)):
             continue
-        number += text.count("\n", counted, match.start())
-        counted = match.start()
         try:
             yield parse_marking(mark)
         except MarkingError as error:
-            raise MarkingError(f"line {number}: {error}") from None
+            line = text.count("\n", 0, position) + 1
+            raise MarkingError(f"line {line}: {error}") from None
 
 
 def stated_markings(text: str, *, every_line: bool = False) -> list[Marking]:
