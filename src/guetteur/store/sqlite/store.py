@@ -657,7 +657,7 @@ class SQLiteStore(EntityStore):
             f"SELECT {self._HIT_COLUMNS}, 1.0 - vec_distance_cosine(c.embedding, ?) AS score "
             "FROM chunks c JOIN documents d ON d.id = c.doc_id "
             "WHERE c.marking_id IN (SELECT value FROM json_each(?)) "
-            "ORDER BY score DESC LIMIT ?",
+            "ORDER BY score DESC, d.id, c.start LIMIT ?",
             (np.asarray(vector, dtype=np.float32).tobytes(), readable, limit),
         ).fetchall()
         return self._hits(rows)
