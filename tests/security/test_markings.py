@@ -164,3 +164,17 @@ def test_reading_a_combination_implies_reading_each_part(
 ) -> None:
     if may_read(clearance, high_water_mark(parts)):
         assert all(may_read(clearance, part) for part in parts)
+
+
+@pytest.mark.parametrize(
+    "line", ["NATO SECRET - NOFORN", "NS - CRYPTO ATOMAL", "NATO SECRET: ORCON"]
+)
+def test_a_caveat_after_the_wrong_separator_is_refused_not_dropped(line: str) -> None:
+    # Read as "banner - title", the caveat would be lost: a lower marking.
+    with pytest.raises(MarkingError, match="could be a caveat"):
+        find_banner(f"{line}\nConvoy seen near Valga at dawn.\n")
+
+
+def test_a_title_after_the_banner_is_still_a_title() -> None:
+    assert str(find_banner("NATO SECRET - Column near Narva\nbody\n")) == "NATO SECRET"
+    assert str(find_banner("NATO SECRET - INTREP 041\nbody\n")) == "NATO SECRET"

@@ -407,6 +407,17 @@ def _looks_like_marking(line: str) -> bool:
     return classification > 0 and 2 * vocabulary > len(words)
 
 
+def _could_be_caveat(tail: str) -> bool:
+    """Whether what follows a banner on its line reads like caveats, not a title:
+    a few words in capitals, no lower case ("NOFORN", "CRYPTO ATOMAL")."""
+    words = tail.split()
+    return (
+        0 < len(words) <= 3
+        and tail == tail.upper()
+        and all(any(c.isalpha() for c in word) for word in words)
+    )
+
+
 def banner_of_line(line: str) -> Marking | None:
     """The marking a line in a banner position states, None if it states none.
 
@@ -425,9 +436,17 @@ def banner_of_line(line: str) -> Marking | None:
     stripped = line[:_MAX_BANNER_CHARS].strip(_DECORATION)
     delimiter = _TITLE_DELIMITER.search(stripped)
     if delimiter is not None:
-        head = stripped[: delimiter.start()]
+        head, tail = stripped[: delimiter.start()], stripped[delimiter.end() :].strip()
         # Capitals only: "Secret: how the plan leaked" is a title, not a banner.
         if head == head.upper() and _opens_with_label(_banner_candidate(head)):
+            if _could_be_caveat(tail):
+                # "NATO SECRET - NOFORN": a title, or a caveat written with the wrong
+                # separator? Reading it as a title would drop the caveat: refuse.
+                raise MarkingError(
+                    f"{line.strip()[:120]!r}: {tail!r} after the marking could be a caveat "
+                    f"(write '{_banner_candidate(head)} // {tail}', or put the title on "
+                    "its own line)"
+                )
             return parse_marking(_banner_candidate(head))
     if whole_line_error is not None:
         raise whole_line_error
