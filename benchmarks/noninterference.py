@@ -114,7 +114,8 @@ def main() -> None:
             )
             if not result.failed:
                 print("no differences: every output of every reader was the same in both twins")
-            print("commands whose output differed (number of examples):")
+            if result.failed:
+                print("commands whose output differed (number of examples):")
             for kind, count in result.by_command.most_common():
                 print(f"  {kind}: {count}")
             for kind in sorted(result.smallest):

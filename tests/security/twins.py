@@ -316,6 +316,7 @@ class Twin:
     requirement: str = REQUIREMENTS[0]
     own_text: str = "NATO UNCLASSIFIED\n\nA new note on Narva.\n"
     own_rules: tuple[int, ...] = ()
+    watch_at: int = 0  # R adds their requirement before this step
     full: bool = True  # also ask, brief and incident --markdown/--stix
 
     def visible_steps(self) -> list[tuple[Record, ...]]:
@@ -432,7 +433,10 @@ def twins(draw: st.DrawFn, full_every: int = 4) -> Twin:
                 body = respell(draw(st.sampled_from(spellable)))
             else:
                 body = draw(st.sampled_from(visible_bodies))
-            by_banner = kind != "doc" or draw(st.booleans())
+            # The very text of a readable report at a higher marking is not a
+            # twin: re-ingesting it raises the readable copy (an operator's
+            # choice R must see). With its own banner the text differs.
+            by_banner = kind != "doc" or body in visible_bodies or draw(st.booleans())
             banner = draw(st.sampled_from(BANNER_SPELLINGS.get(marking, (marking,))))
             floor = draw(st.sampled_from([None, *readable])) if by_banner else None
             hidden.append(Doc(name, body, marking, banner if by_banner else None, floor, True))
@@ -456,7 +460,8 @@ def twins(draw: st.DrawFn, full_every: int = 4) -> Twin:
             )
             hidden.append(Rules(name, tuple(chosen), marking, True))
         else:
-            hidden.append(Watch(name, OTHER, draw(st.sampled_from(REQUIREMENTS))))
+            watch_name = draw(st.sampled_from(["mine", name]))  # R's own name for theirs, too
+            hidden.append(Watch(watch_name, OTHER, draw(st.sampled_from(REQUIREMENTS))))
 
     for record in hidden:
         position = draw(st.integers(0, len(steps)))
@@ -489,6 +494,7 @@ def twins(draw: st.DrawFn, full_every: int = 4) -> Twin:
         own_rules=tuple(draw(st.lists(st.sampled_from(SIGMA_POOL), max_size=2, unique=True)))
         if SIGMA_POOL
         else (),
+        watch_at=draw(st.integers(0, len(steps))),
         full=draw(st.integers(0, full_every - 1)) == 0,
     )
 
@@ -501,10 +507,14 @@ def respell(text: str) -> str:
 
 # ---------------------------------------------------------------------- pipeline
 class _MemoEncoder:
-    """The real sentence encoder, each text encoded alone and kept.
+    """The real sentence encoder, each text's vector kept once computed.
 
-    Encoding one text at a time makes its vector a function of that text
-    only: batches of different lengths differ in the seventh digit.
+    A text's vector is computed once per process (with whatever else was
+    missing in that call: the encoder costs ~0.4 s a call, ~0.05 s a text)
+    and reused, so both twins see the same vector for the same text. The
+    real encoder pads a batch to its longest text, which moves vectors in
+    the seventh digit: the memo hides that from the twins on purpose, as
+    rank fusion rounds it away.
     """
 
     def __init__(self, encoder: Any) -> None:
@@ -512,10 +522,10 @@ class _MemoEncoder:
         self.vectors: dict[str, npt.NDArray[np.float32]] = {}
 
     def encode(self, texts: list[str]) -> npt.NDArray[np.float32]:
-        for text in texts:
-            if text not in self.vectors:
-                vector = self.encoder.encode([text])
-                self.vectors[text] = np.asarray(vector, dtype=np.float32).reshape(-1)
+        missing = list(dict.fromkeys(text for text in texts if text not in self.vectors))
+        if missing:
+            vectors = np.asarray(self.encoder.encode(missing), dtype=np.float32)
+            self.vectors.update(zip(missing, vectors.reshape(len(missing), -1), strict=True))
         return np.stack([self.vectors[text] for text in texts])
 
 
@@ -566,6 +576,17 @@ class Pipeline:
         finally:
             workspace_module.Enricher = saved_enricher  # type: ignore[misc]
             embeddings._model = saved_model
+
+    @contextmanager
+    def unmemoised_embeddings(self) -> Iterator[None]:
+        """The encoder exactly as the product runs it: batch by batch, nothing kept."""
+        saved = embeddings._model
+        if isinstance(saved, _MemoEncoder):
+            embeddings._model = saved.encoder
+        try:
+            yield
+        finally:
+            embeddings._model = saved
 
 
 # ----------------------------------------------------------------- running twins
@@ -648,6 +669,11 @@ def normalise(text: str, now: datetime, roots: Sequence[Path]) -> str:
     return _DURATION.sub(lambda m: (m.group(1) or "") + "<duration>", text)
 
 
+def normalise_output(output: Output, now: datetime, roots: Sequence[Path]) -> Output:
+    stdout, stderr = (normalise(text, now, roots) for text in (output.stdout, output.stderr))
+    return Output(output.command, output.exit_code, stdout, stderr)
+
+
 class TwinWorkspace:
     """One of the two workspaces of a twin, driven through the CLI."""
 
@@ -656,6 +682,7 @@ class TwinWorkspace:
         self.inputs = inputs
         self.runner = runner
         self.root = home.parent
+        self.watch_added: Output | None = None  # R's own `watch add`, compared too
 
     def cli(self, *args: str) -> Output:
         result = self.runner.invoke(main, ["--home", str(self.home), *args])
@@ -755,10 +782,14 @@ def build(twin: Twin, home: Path, inputs: Path, runner: CliRunner, hidden: bool)
         if supports("users", "add", option="--role"):
             args += ["--role", "analyst"]
         ws.operator(*args)
-    ws.operator("watch", "add", "mine", twin.requirement, "--as", twin.reader)
-    steps = twin.steps if hidden else twin.visible_steps()
-    for step in steps:
-        run_step(ws, [r for r in step if hidden or not r.hidden])
+    for number, step in enumerate(twin.steps):
+        if number == twin.watch_at:
+            ws.watch_added = ws.cli("watch", "add", "mine", twin.requirement, "--as", twin.reader)
+        records = [r for r in step if hidden or not r.hidden]
+        if records:
+            run_step(ws, records)
+    if twin.watch_at >= len(twin.steps):
+        ws.watch_added = ws.cli("watch", "add", "mine", twin.requirement, "--as", twin.reader)
     return ws
 
 
@@ -868,19 +899,19 @@ def _compare(twin: Twin, root: Path) -> TwinRun:
     hidden = build(twin, root / "b" / "ws", inputs, runner, hidden=True)
     run = TwinRun(twin)
     r = ["--as", twin.reader]
+    if plain.watch_added and hidden.watch_added:
+        run.outputs.append(
+            (normalise_output(plain.watch_added, now, [plain.root]),
+             normalise_output(hidden.watch_added, now, [hidden.root]))
+        )  # fmt: skip
 
     def both(*args: str) -> tuple[Output, Output]:
-        pair = tuple(
-            Output(
-                o.command,
-                o.exit_code,
-                *(normalise(s, now, [ws.root]) for s in (o.stdout, o.stderr)),
-            )
-            for ws in (plain, hidden)
-            for o in [ws.cli(*args, *r)]
+        pair = (
+            normalise_output(plain.cli(*args, *r), now, [plain.root]),
+            normalise_output(hidden.cli(*args, *r), now, [hidden.root]),
         )
-        run.outputs.append(pair)  # type: ignore[arg-type]
-        return pair  # type: ignore[return-value]
+        run.outputs.append(pair)
+        return pair
 
     first = [both("stats", "--json")]
     first += [both("search", query, "--json") for query in twin.queries]
