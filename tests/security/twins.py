@@ -460,7 +460,10 @@ def twins(draw: st.DrawFn, full_every: int = 4) -> Twin:
             )
             hidden.append(Rules(name, tuple(chosen), marking, True))
         else:
-            watch_name = draw(st.sampled_from(["mine", name]))  # R's own name for theirs, too
+            # R's own name for theirs, too — once: a second "mine" of the same owner
+            # would be refused, a setup error and no twin.
+            taken = {r.name for r in hidden if isinstance(r, Watch)}
+            watch_name = draw(st.sampled_from(["mine", name])) if "mine" not in taken else name
             hidden.append(Watch(watch_name, OTHER, draw(st.sampled_from(REQUIREMENTS))))
 
     for record in hidden:
