@@ -75,6 +75,10 @@ def long_run(examples: int, chosen_seed: int, base: Path) -> LongRun:
             return
         kinds = {d.kind for d in run.differences()}
         result.failed += bool(kinds)
+        if kinds:  # shown at once: a long run may be stopped before it ends
+            print(
+                f"\n=== example {result.ran} differs: {sorted(kinds)}\n{run.report()}", flush=True
+            )
         for kind in kinds:
             result.by_command[kind] += 1
             if kind not in result.smallest or twin.size() < result.smallest[kind].twin.size():

@@ -17,11 +17,17 @@ def fold(text: str) -> str:
     return " ".join(_NON_WORD.sub(" ", plain).split())
 
 
+# A report's header is never longer than this: a 50 MB single-line document is
+# not read whole for its date and grade.
+HEAD_CHARS = 20_000
+
+
 def head_lines(text: str, count: int) -> str:
-    """The first `count` lines of `text` (where reports state their date and grade)."""
+    """The first `count` lines of `text` (where reports state their date and grade),
+    at most HEAD_CHARS characters."""
     end = -1
     for _ in range(count):
-        end = text.find("\n", end + 1)
+        end = text.find("\n", end + 1, HEAD_CHARS)
         if end == -1:
-            return text
+            return text[:HEAD_CHARS]
     return text[:end]

@@ -5,7 +5,9 @@ offsets into the document text, so a citation can quote the source verbatim.
 Sized for the sentence encoder (which averages over its input: long passages
 blur) and for a model's context (a handful of passages per answer). A line with
 no sentence end (a log line, a minified export, a 50 MB dump) is cut by
-length, at a space when there is one: no passage is ever over MAX_CHARS.
+length, at a space when there is one. A document of more than MAX_PASSAGES
+passages gets fewer, longer ones: what a huge document costs every later
+search is bounded by its passage count, not its size.
 """
 
 from __future__ import annotations
@@ -51,12 +53,20 @@ def _split_long(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
         start = cut
 
 
+# At most about this many passages per document: past TARGET_CHARS × this
+# (about 1.4 MB), a document's passages grow with it instead of multiplying, so
+# a 50 MB dump costs search and the vector scan what a few hundred reports do.
+MAX_PASSAGES = 2_000
+
+
 def chunk_text(text: str) -> list[Chunk]:
-    """Passages of about TARGET_CHARS, never over MAX_CHARS, with exact offsets."""
+    """Passages of about TARGET_CHARS (more for a document beyond MAX_PASSAGES of
+    them), with exact offsets."""
+    target = max(TARGET_CHARS, len(text) // MAX_PASSAGES)
     chunks: list[Chunk] = []
     current: tuple[int, int] | None = None
     for start, end in _spans(text):
-        if current is not None and end - current[0] > TARGET_CHARS:
+        if current is not None and end - current[0] > target:
             chunks.append(_chunk(text, len(chunks), *current))
             current = None
         current = (start, end) if current is None else (current[0], end)

@@ -46,6 +46,7 @@ __all__ = [
 ]
 
 BATCH_SIZE = 32
+EMBEDDED_CHARS = 2_000  # of each passage, for its vector
 
 
 @dataclass(frozen=True)
@@ -350,7 +351,10 @@ def _embedded_and_enriched(
     if not fresh:
         return []
     documents = [item.document for item in fresh]
-    vectors = embed([c.text for item in fresh for c in item.chunks])
+    # The encoder reads a passage's opening (it averages over its input: a long
+    # passage's meaning blurs anyway); a grown passage of a huge document costs
+    # one ordinary passage's encoding.
+    vectors = embed([c.text[:EMBEDDED_CHARS] for item in fresh for c in item.chunks])
     enrichments = _enrich(enricher, documents)
     to_store: list[NewDocument] = []
     offset = 0
