@@ -163,7 +163,11 @@ def _select_documents(
     topic: str | None,
     bbox: BBox | None,
 ) -> list[Document]:
-    documents = [d for d in store.iter_documents(clearance) if since is None or _when(d) >= since]
+    documents = [
+        d
+        for d in store.iter_documents(clearance, text=False)  # sentences come from passages
+        if since is None or _when(d) >= since
+    ]
     if topic:
         ranked = retrieve_passages(store, topic, clearance, pool=TOPIC_POOL)
         keep = {p.hit.doc_id for p in ranked[: TOPIC_POOL // 2]}

@@ -362,10 +362,13 @@ class SQLiteStore(EntityStore):
             raise NotFoundError(f"no document {doc_id!r}")
         return self._document(row)
 
-    def iter_documents(self, clearance: Clearance) -> Iterator[Document]:
+    def iter_documents(self, clearance: Clearance, *, text: bool = True) -> Iterator[Document]:
+        """The documents `clearance` may read; with `text=False` their text is left
+        empty (a listing by time or source must not load every document whole)."""
         readable = json.dumps(self.readable_marking_ids(clearance))
+        columns = self._DOC_COLUMNS if text else self._DOC_COLUMNS.replace("text,", "'' AS text,")
         rows = self._db.execute(
-            f"SELECT {self._DOC_COLUMNS} FROM documents "
+            f"SELECT {columns} FROM documents "
             "WHERE marking_id IN (SELECT value FROM json_each(?)) ORDER BY ingested_at, id",
             (readable,),
         )
