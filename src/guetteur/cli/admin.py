@@ -11,6 +11,7 @@ import click
 from rich.table import Table
 
 from guetteur.cli._common import (
+    F,
     as_option,
     console,
     emit_json,
@@ -21,6 +22,7 @@ from guetteur.cli._common import (
 )
 from guetteur.security.anchor import create_key_file, fingerprint, public_key_pem
 from guetteur.security.markings import parse_clearance, parse_marking
+from guetteur.store import User
 from guetteur.views import (
     user_json,
 )
@@ -60,12 +62,31 @@ _ROLE_OPTION = click.option(
 )
 
 
+def _user_options(function: F) -> F:
+    """The options that say who a user is: clearance, nationality, caveats, role."""
+    for option in reversed(
+        [
+            click.option("--clearance", required=True, help="e.g. 'NATO RESTRICTED'."),
+            click.option("--nationality", required=True, help="ISO 3166 alpha-3, e.g. LUX."),
+            click.option(
+                "--caveat", "caveats", multiple=True, help="A caveat the user holds (repeatable)."
+            ),
+            _ROLE_OPTION,
+        ]
+    ):
+        function = option(function)
+    return function
+
+
+def _said(user: User) -> str:
+    return (
+        f"user {user.name}: {user.clearance.level.name} {user.clearance.nationality} ({user.role})"
+    )
+
+
 @users.command("add")
 @click.argument("name")
-@click.option("--clearance", required=True, help="e.g. 'NATO RESTRICTED'.")
-@click.option("--nationality", required=True, help="ISO 3166 alpha-3, e.g. LUX.")
-@click.option("--caveat", "caveats", multiple=True, help="A caveat the user holds (repeatable).")
-@_ROLE_OPTION
+@_user_options
 @click.pass_context
 @handle_errors
 def users_add(
@@ -78,20 +99,13 @@ def users_add(
 ) -> None:
     """Add a user (security officers only)."""
     workspace = open_workspace(context)
-    user = workspace.add_user(
-        name, parse_clearance(clearance, nationality, caveats), workspace.operator(), role
-    )
-    click.echo(
-        f"user {user.name}: {user.clearance.level.name} {user.clearance.nationality} ({user.role})"
-    )
+    parsed = parse_clearance(clearance, nationality, caveats)
+    click.echo(_said(workspace.add_user(name, parsed, workspace.operator(), role)))
 
 
 @users.command("set")
 @click.argument("name")
-@click.option("--clearance", required=True, help="e.g. 'NATO RESTRICTED'.")
-@click.option("--nationality", required=True, help="ISO 3166 alpha-3, e.g. LUX.")
-@click.option("--caveat", "caveats", multiple=True, help="A caveat the user holds (repeatable).")
-@_ROLE_OPTION
+@_user_options
 @click.pass_context
 @handle_errors
 def users_set(
@@ -104,12 +118,8 @@ def users_set(
 ) -> None:
     """Change a user's clearance and role (security officers; never their own)."""
     workspace = open_workspace(context)
-    user = workspace.set_user(
-        workspace.operator(), name, parse_clearance(clearance, nationality, caveats), role
-    )
-    click.echo(
-        f"user {user.name}: {user.clearance.level.name} {user.clearance.nationality} ({user.role})"
-    )
+    parsed = parse_clearance(clearance, nationality, caveats)
+    click.echo(_said(workspace.set_user(workspace.operator(), name, parsed, role)))
 
 
 @users.command("list")
