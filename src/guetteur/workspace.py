@@ -560,9 +560,11 @@ class Workspace:
         target = self.home / RULES_DIR
         target.mkdir(mode=0o700, parents=True, exist_ok=True)
         for rule in loaded.rules:
-            # Keyed by owner and rule id: a user's newer copy replaces their own
-            # rule, never another user's.
-            key = self.store.opaque_id("sigma", actor.name, rule.id)
+            # Keyed by owner, rule id and marking: a user's newer copy replaces their
+            # own rule at that marking, never another user's, and a copy loaded at
+            # another marking is another rule — loading one above some reader never
+            # takes away the alerts of the one they may read.
+            key = self.store.opaque_id("sigma", actor.name, rule.id, str(chosen))
             shutil.copyfile(rule.path, target / f"{key}.yml")
             (target / f"{key}.yml").chmod(0o600)
             self.store.add_sigma_rule(key, actor.name, rule.id, chosen)

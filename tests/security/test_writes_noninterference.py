@@ -197,3 +197,22 @@ def test_a_user_cannot_replace_another_users_rule(workspace: Workspace, tmp_path
 def test_rules_need_a_marking(workspace: Workspace, tmp_path: Path) -> None:
     with pytest.raises(WorkspaceError, match="no marking"):
         workspace.load_rules(workspace.user(), tmp_path)
+
+
+@pytest.mark.skipif(not SIGMA.is_dir(), reason="../shared/data not present")
+def test_reloading_a_rule_higher_keeps_the_alerts_of_the_lower_copy(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    # Found by the long twin run: the same rule reloaded at NATO CONFIDENTIAL
+    # replaced the NATO RESTRICTED copy, and its alerts vanished for NR readers.
+    rule = next((SIGMA / "rules").glob("*.yml"))
+    folder = tmp_path / "rule"
+    folder.mkdir()
+    (folder / rule.name).write_bytes(rule.read_bytes())
+    ops = workspace.user()
+    workspace.load_rules(ops, folder, parse_marking("NATO RESTRICTED"))
+    workspace.load_rules(ops, folder, parse_marking("NATO CONFIDENTIAL"))
+    assert sorted(str(m) for _, _, _, m in workspace.store.sigma_rules()) == [
+        "NATO CONFIDENTIAL",
+        "NATO RESTRICTED",
+    ]

@@ -304,12 +304,12 @@ MIGRATIONS: list[str] = [
     ALTER TABLE indicators_v6 RENAME TO indicators;
 
     CREATE TABLE sigma_rules (
-        key TEXT PRIMARY KEY,             -- opaque: the owner's rule id, keyed
+        key TEXT PRIMARY KEY,             -- opaque: owner, rule id and marking, keyed
         owner TEXT NOT NULL REFERENCES users(name),
         rule_id TEXT NOT NULL,            -- the rule's own Sigma id
         marking_id INTEGER NOT NULL REFERENCES markings(id),
         loaded_at TEXT NOT NULL,
-        UNIQUE (owner, rule_id)
+        UNIQUE (owner, rule_id, marking_id)
     );
     """,
     # 6 → 7: entities as each reader may know them (issue 9). The lexicon's or

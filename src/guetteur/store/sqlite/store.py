@@ -588,7 +588,7 @@ class SQLiteStore(EntityStore):
             self._db.execute(
                 "INSERT INTO sigma_rules(key, owner, rule_id, marking_id, loaded_at) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET "
-                "marking_id = excluded.marking_id, loaded_at = excluded.loaded_at",
+                "loaded_at = excluded.loaded_at",
                 (key, owner, rule_id, self._marking_id(marking), now()),
             )
 
