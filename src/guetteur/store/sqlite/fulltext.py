@@ -69,8 +69,9 @@ class _Passage:
     length: int
 
 
-# A token instance: passage (chunk id), column name, token offset in that column.
-_Instance = tuple[int, str, int]
+# Token instances: passage (chunk id), column name, token offset in that column
+# (-1 when only counted), and how many instances the row stands for.
+_Instance = tuple[int, str, int, int]
 
 
 def parse_phrases(expression: str) -> list[str]:
@@ -125,14 +126,16 @@ def _occurrences(
     tokens: Sequence[str], instances: Mapping[str, Sequence[_Instance]]
 ) -> dict[tuple[int, str], int]:
     """How often the phrase `tokens` occurs in each passage and column (consecutive tokens)."""
+    counts: Counter[tuple[int, str]] = Counter()
     if len(tokens) == 1:
-        return Counter((chunk_id, column) for chunk_id, column, _ in instances.get(tokens[0], ()))
+        for chunk_id, column, _, n in instances.get(tokens[0], ()):
+            counts[(chunk_id, column)] += n
+        return counts
     later = [
-        {(chunk_id, column, offset) for chunk_id, column, offset in instances.get(token, ())}
+        {(chunk_id, column, offset) for chunk_id, column, offset, _ in instances.get(token, ())}
         for token in tokens[1:]
     ]
-    counts: Counter[tuple[int, str]] = Counter()
-    for chunk_id, column, offset in instances.get(tokens[0], ()):
+    for chunk_id, column, offset, _ in instances.get(tokens[0], ()):
         if all((chunk_id, column, offset + j) in rest for j, rest in enumerate(later, start=1)):
             counts[(chunk_id, column)] += 1
     return counts
@@ -196,15 +199,37 @@ def rank_passages(
     )
     instances: dict[str, list[_Instance]] = defaultdict(list)
     passages: dict[int, _Passage] = {}
+    # Positions matter only for phrases of several tokens ("btr-82a"); a
+    # one-token phrase needs counts per passage, which SQLite sums itself: the
+    # cost is then the passages that hold it, not its occurrences (a 50 MB
+    # document repeats a word a hundred thousand times in a few thousand passages).
+    in_phrases = {token for phrase in phrases if len(phrase) > 1 for token in phrase}
+    counted = [token for token in tokens if token not in in_phrases]
     rows = db.execute(
-        f"SELECT v.term, v.doc, v.col, v.offset, c.doc_id, c.start, c.end FROM {_INSTANCES} v "
-        "JOIN chunks c ON c.id = v.doc "
-        "WHERE v.term IN (SELECT value FROM json_each(?)) "
-        "AND c.marking_id IN (SELECT value FROM json_each(?))",
-        (json.dumps(tokens), readable),
+        f"WITH found AS (SELECT term, doc, col, COUNT(*) AS n FROM {_INSTANCES} "
+        "WHERE term IN (SELECT value FROM json_each(?)) GROUP BY term, doc, col) "
+        "SELECT f.term, f.doc, f.col, f.n, c.doc_id, c.start, c.end FROM found f "
+        "JOIN chunks c ON c.id = f.doc "
+        "WHERE c.marking_id IN (SELECT value FROM json_each(?))",
+        (json.dumps(counted), readable),
     ).fetchall()
+    for term, chunk_id, column, n, doc_id, start, end in rows:
+        instances[term].append((chunk_id, column, -1, n))
+        if chunk_id not in passages:
+            passages[chunk_id] = _Passage(doc_id, start, end - start)
+    rows = (
+        db.execute(
+            f"SELECT v.term, v.doc, v.col, v.offset, c.doc_id, c.start, c.end FROM {_INSTANCES} v "
+            "JOIN chunks c ON c.id = v.doc "
+            "WHERE v.term IN (SELECT value FROM json_each(?)) "
+            "AND c.marking_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(sorted(in_phrases)), readable),
+        ).fetchall()
+        if in_phrases
+        else []
+    )
     for term, chunk_id, column, offset, doc_id, start, end in rows:
-        instances[term].append((chunk_id, column, offset))
+        instances[term].append((chunk_id, column, offset, 1))
         if chunk_id not in passages:
             passages[chunk_id] = _Passage(doc_id, start, end - start)
     count, length = db.execute(
