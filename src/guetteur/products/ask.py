@@ -57,6 +57,7 @@ __all__ = [
 ]
 
 CONTEXT_PASSAGES = 6  # passages read per question (and shown to a model)
+SENTENCES_PER_PASSAGE = 24  # embedded per passage at most (a passage has ~5)
 EXTRACTIVE_SENTENCES = 3
 NAMED_BONUS = 0.15
 CONTEXT_SHARE = 0.4  # a same-passage neighbour this good joins the best sentence
@@ -143,14 +144,22 @@ def rank_sentences(
     query: str, passages: Sequence[RankedPassage], query_vector: npt.NDArray[np.float32]
 ) -> list[Candidate]:
     """The sentences of `passages`, best answer to `query` first."""
+    terms = query_terms(query)
     spans: list[tuple[int, RankedPassage, SentenceSpan]] = []
     for rank, passage in enumerate(passages):
-        for span in split_sentences(passage.hit.text, offset=passage.hit.start):
-            spans.append((rank, passage, span))
+        sentences = split_sentences(passage.hit.text, offset=passage.hit.start)
+        if len(sentences) > SENTENCES_PER_PASSAGE:
+            # A passage of a huge document holds hundreds of sentences: embed only
+            # those sharing most of the question's words (ordinary passages hold
+            # fewer than this, and keep all theirs).
+            best = sorted(
+                sentences, key=lambda span: (-term_share(terms, span.text, stems=True), span.start)
+            )[:SENTENCES_PER_PASSAGE]
+            sentences = sorted(best, key=lambda span: span.start)
+        spans.extend((rank, passage, span) for span in sentences)
     if not spans:
         return []
     vectors = embed([span.text for _, _, span in spans])
-    terms = query_terms(query)
     names = identifiers(query)
     candidates = []
     for (rank, passage, span), vector in zip(spans, vectors, strict=True):
