@@ -57,7 +57,8 @@ __all__ = [
 ]
 
 CONTEXT_PASSAGES = 6  # passages read per question (and shown to a model)
-SENTENCES_PER_PASSAGE = 24  # embedded per passage at most (a passage has ~5)
+SENTENCES_PER_PASSAGE = 8  # embedded per passage at most (an ordinary passage has ~5)
+SENTENCE_CHARS_EMBEDDED = 400
 EXTRACTIVE_SENTENCES = 3
 NAMED_BONUS = 0.15
 CONTEXT_SHARE = 0.4  # a same-passage neighbour this good joins the best sentence
@@ -159,7 +160,9 @@ def rank_sentences(
         spans.extend((rank, passage, span) for span in sentences)
     if not spans:
         return []
-    vectors = embed([span.text for _, _, span in spans])
+    # A "sentence" of a dump without full stops can run to a passage's length;
+    # its opening says what it is about, and encoding costs grow with length.
+    vectors = embed([span.text[:SENTENCE_CHARS_EMBEDDED] for _, _, span in spans])
     names = identifiers(query)
     candidates = []
     for (rank, passage, span), vector in zip(spans, vectors, strict=True):
