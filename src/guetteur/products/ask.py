@@ -44,7 +44,13 @@ from guetteur.products.cited import (
     prompt_digest,
     quote_passages,
 )
-from guetteur.search import RankedPassage, query_terms, retrieve_passages, term_share
+from guetteur.search import (
+    SCAN_CHARS,
+    RankedPassage,
+    query_terms,
+    retrieve_passages,
+    term_share,
+)
 from guetteur.store import ChunkHit, Store
 
 __all__ = [
@@ -148,7 +154,9 @@ def rank_sentences(
     terms = query_terms(query)
     spans: list[tuple[int, RankedPassage, SentenceSpan]] = []
     for rank, passage in enumerate(passages):
-        sentences = split_sentences(passage.hit.text, offset=passage.hit.start)
+        # The opening of a grown passage of a huge document (see chunking): an
+        # ordinary passage is read whole.
+        sentences = split_sentences(passage.hit.text[:SCAN_CHARS], offset=passage.hit.start)
         if len(sentences) > SENTENCES_PER_PASSAGE:
             # A passage of a huge document holds hundreds of sentences: embed only
             # those sharing most of the question's words (ordinary passages hold

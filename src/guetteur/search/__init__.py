@@ -1,6 +1,7 @@
 """Retrieval over the store, filtered by the reader's clearance inside the query."""
 
 from guetteur.search.hybrid import (
+    SCAN_CHARS,
     RankedPassage,
     SearchResult,
     fts_query,
@@ -11,6 +12,7 @@ from guetteur.search.hybrid import (
 )
 
 __all__ = [
+    "SCAN_CHARS",
     "RankedPassage",
     "SearchResult",
     "fts_query",

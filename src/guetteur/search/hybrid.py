@@ -24,6 +24,7 @@ from guetteur.model import Clearance, Marking
 from guetteur.store.base import ChunkHit, Store
 
 __all__ = [
+    "SCAN_CHARS",
     "RankedPassage",
     "SearchResult",
     "fts_query",
@@ -38,6 +39,11 @@ RRF_K = 60
 # How many passages each side ranks before fusion.
 POOL = 50
 SNIPPET_CHARS = 240
+# What of a passage is read for its share of the question's words and its
+# snippet: all of an ordinary one (at most ~1,200 characters), the opening of a
+# grown passage of a huge document (tens of kilobytes), so that it costs a
+# search what an ordinary passage does.
+SCAN_CHARS = 4_000
 
 # Words that carry no retrieval signal in either language; kept short on purpose.
 STOPWORDS = frozenset(
@@ -108,7 +114,7 @@ def fts_query(query: str) -> str | None:
 
 
 def _snippet(hit: ChunkHit, terms: list[str]) -> str:
-    text = " ".join(hit.text.split())
+    text = " ".join(hit.text[:SCAN_CHARS].split())
     if len(text) <= SNIPPET_CHARS:
         return text
     folded = _fold_text(text)
@@ -163,7 +169,7 @@ def retrieve_passages(
             # A full-text hit counts by the share of the question's words it holds:
             # one shared word ("port", "week") across languages is chance, not a
             # match (benchmarks/retrieval_quality.py).
-            weight = term_share(terms, hit.text) if weigh else 1.0
+            weight = term_share(terms, hit.text[:SCAN_CHARS]) if weigh else 1.0
             fused[hit.chunk_id] = fused.get(hit.chunk_id, 0.0) + weight / (RRF_K + rank + 1)
             hits.setdefault(hit.chunk_id, hit)
     ordered = sorted(
