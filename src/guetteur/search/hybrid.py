@@ -43,7 +43,7 @@ SNIPPET_CHARS = 240
 # snippet: all of an ordinary one (at most ~1,200 characters), the opening of a
 # grown passage of a huge document (tens of kilobytes), so that it costs a
 # search what an ordinary passage does.
-SCAN_CHARS = 4_000
+SCAN_CHARS = 1_200
 
 # Words that carry no retrieval signal in either language; kept short on purpose.
 STOPWORDS = frozenset(

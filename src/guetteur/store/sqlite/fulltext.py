@@ -40,7 +40,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ScoredPassage", "parse_phrases", "phrase_tokens", "rank_passages", "score_passages"]
+__all__ = [
+    "ScoredPassage",
+    "parse_phrases",
+    "passage_term_rows",
+    "phrase_tokens",
+    "rank_passages",
+    "score_passages",
+    "term_counts",
+]
 
 K1 = 1.2
 B = 0.75
@@ -50,6 +58,7 @@ COLUMN_WEIGHTS = {"title": 2.0, "text": 1.0}
 
 _PHRASE = re.compile(r'\s*"((?:[^"]|"")*)"\s*')
 _INSTANCES = "temp.chunks_fts_instances"
+_COLUMNS = ("title", "text")  # passage_terms.col
 
 
 @dataclass(frozen=True)
@@ -120,6 +129,26 @@ def phrase_tokens(phrase: str) -> list[str]:
     if current:
         tokens.append("".join(current))
     return [token for token in tokens if token]
+
+
+# The same tokens for a whole passage in a few C-level passes: letters and
+# digits (unicode61's token characters but for private use), lower-cased and
+# stripped of combining marks.
+_TOKEN = re.compile(r"[^\W_]+")
+_MARKS = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+
+
+def term_counts(text: str) -> Counter[str]:
+    """How often each token occurs in `text`, tokenised as `phrase_tokens` does."""
+    plain = _MARKS.sub("", unicodedata.normalize("NFD", text.lower()))
+    return Counter(_TOKEN.findall(plain))
+
+
+def passage_term_rows(chunk_id: int, title: str, text: str) -> list[tuple[str, int, int, int]]:
+    """Rows of `passage_terms` for one passage: (term, chunk id, column, count)."""
+    rows = [(term, chunk_id, 0, n) for term, n in term_counts(title).items()] if title else []
+    rows.extend((term, chunk_id, 1, n) for term, n in term_counts(text).items())
+    return rows
 
 
 def _occurrences(
@@ -200,21 +229,21 @@ def rank_passages(
     instances: dict[str, list[_Instance]] = defaultdict(list)
     passages: dict[int, _Passage] = {}
     # Positions matter only for phrases of several tokens ("btr-82a"); a
-    # one-token phrase needs counts per passage, which SQLite sums itself: the
-    # cost is then the passages that hold it, not its occurrences (a 50 MB
-    # document repeats a word a hundred thousand times in a few thousand passages).
+    # one-token phrase needs counts per passage, kept at ingest in
+    # passage_terms: the cost is then the passages that hold it, not its
+    # occurrences (a 50 MB document repeats a word a hundred thousand times in
+    # a few thousand passages).
     in_phrases = {token for phrase in phrases if len(phrase) > 1 for token in phrase}
     counted = [token for token in tokens if token not in in_phrases]
     rows = db.execute(
-        f"WITH found AS (SELECT term, doc, col, COUNT(*) AS n FROM {_INSTANCES} "
-        "WHERE term IN (SELECT value FROM json_each(?)) GROUP BY term, doc, col) "
-        "SELECT f.term, f.doc, f.col, f.n, c.doc_id, c.start, c.end FROM found f "
-        "JOIN chunks c ON c.id = f.doc "
-        "WHERE c.marking_id IN (SELECT value FROM json_each(?))",
+        "SELECT pt.term, pt.chunk_id, pt.col, pt.tf, c.doc_id, c.start, c.end "
+        "FROM passage_terms pt JOIN chunks c ON c.id = pt.chunk_id "
+        "WHERE pt.term IN (SELECT value FROM json_each(?)) "
+        "AND c.marking_id IN (SELECT value FROM json_each(?))",
         (json.dumps(counted), readable),
     ).fetchall()
     for term, chunk_id, column, n, doc_id, start, end in rows:
-        instances[term].append((chunk_id, column, -1, n))
+        instances[term].append((chunk_id, _COLUMNS[column], -1, n))
         if chunk_id not in passages:
             passages[chunk_id] = _Passage(doc_id, start, end - start)
     rows = (

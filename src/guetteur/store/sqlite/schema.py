@@ -325,6 +325,20 @@ MIGRATIONS: list[str] = [
         OR entity_id IN (SELECT id FROM entities WHERE geonameid IS NOT NULL);
     ALTER TABLE entities DROP COLUMN canonical;
     """,
+    # 7 → 8: how often each word occurs in each passage (col 0 title, 1 text),
+    # counted at ingest, so that ranking costs the passages holding a word, not
+    # its occurrences (store/sqlite/fulltext.py). Filled for older passages when
+    # the store opens (it needs Python's tokeniser).
+    """
+    CREATE TABLE passage_terms (
+        term TEXT NOT NULL,
+        chunk_id INTEGER NOT NULL,
+        col INTEGER NOT NULL,
+        tf INTEGER NOT NULL,
+        PRIMARY KEY (term, chunk_id, col)
+    ) WITHOUT ROWID;
+    CREATE INDEX passage_terms_chunk ON passage_terms(chunk_id);
+    """,
 ]
 
 

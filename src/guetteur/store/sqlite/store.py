@@ -57,7 +57,7 @@ from guetteur.store.base import (
 from guetteur.store.sqlite._common import iso, iso_default, now
 from guetteur.store.sqlite._connect import IntegrityError, connect
 from guetteur.store.sqlite.entities import EntityStore
-from guetteur.store.sqlite.fulltext import rank_passages
+from guetteur.store.sqlite.fulltext import passage_term_rows, rank_passages
 from guetteur.store.sqlite.schema import migrate
 
 __all__ = ["SQLiteStore"]
@@ -74,6 +74,26 @@ class SQLiteStore(EntityStore):
         self._marking_ids: dict[str, int] = {}
         self._markings: dict[int, Marking] = {}
         self._id_key = self._workspace_id_key()
+        self._count_older_passage_terms()
+
+    def _count_older_passage_terms(self) -> None:
+        """Fill passage_terms for passages stored before schema 8 (once)."""
+        if self._one("SELECT 1 FROM settings WHERE key = 'passage_terms_counted'"):
+            return
+        with self._transaction():
+            rows = self._db.execute(
+                "SELECT c.id, CASE WHEN c.idx = 0 THEN d.title ELSE '' END, c.text "
+                "FROM chunks c JOIN documents d ON d.id = c.doc_id "
+                "WHERE c.id NOT IN (SELECT chunk_id FROM passage_terms)"
+            ).fetchall()
+            for chunk_id, title, text in rows:
+                self._db.executemany(
+                    "INSERT INTO passage_terms(term, chunk_id, col, tf) VALUES (?, ?, ?, ?)",
+                    passage_term_rows(chunk_id, title, text),
+                )
+            self._db.execute(
+                "INSERT INTO settings(key, value) VALUES ('passage_terms_counted', '1')"
+            )
 
     def close(self) -> None:
         self._db.close()
@@ -221,10 +241,11 @@ class SQLiteStore(EntityStore):
             self._delete_document(doc_id)
 
     def _delete_document(self, doc_id: str) -> None:
-        self._db.execute(
-            "DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE doc_id = ?)",
-            (doc_id,),
-        )
+        for table, column in (("chunks_fts", "rowid"), ("passage_terms", "chunk_id")):
+            self._db.execute(
+                f"DELETE FROM {table} WHERE {column} IN (SELECT id FROM chunks WHERE doc_id = ?)",
+                (doc_id,),
+            )
         self._db.execute("DELETE FROM watch_hits WHERE doc_id = ?", (doc_id,))
         self._db.execute(
             "DELETE FROM event_participants WHERE event_id IN "
@@ -318,9 +339,14 @@ class SQLiteStore(EntityStore):
                             np.asarray(vector, dtype=np.float32).tobytes(),
                         ),
                     )
+                    title = doc.title if chunk.index == 0 else ""
                     self._db.execute(
                         "INSERT INTO chunks_fts(rowid, title, text) VALUES (?, ?, ?)",
-                        (cursor.lastrowid, doc.title if chunk.index == 0 else "", chunk.text),
+                        (cursor.lastrowid, title, chunk.text),
+                    )
+                    self._db.executemany(
+                        "INSERT INTO passage_terms(term, chunk_id, col, tf) VALUES (?, ?, ?, ?)",
+                        passage_term_rows(cursor.lastrowid, title, chunk.text),
                     )
                 self._insert_enrichment(doc.id, marking_id, item.entities, item.events)
                 added.append(doc.id)
