@@ -22,12 +22,12 @@ folded), so a query costs the passages that hold its words, not their
 occurrences; phrases of several words ("btr-82a") read token positions from
 FTS5's own index (an `fts5vocab` table of token instances, kept in the
 connection's temp schema). No passage text is read to rank it. Lengths are
-counted in characters of passage text (`end - start`), not in tokens: FTS5 keeps token counts in a blob of its own,
-which cannot be summed over the readable rows in SQL. Titles do not count in
-the length. Otherwise the formula is FTS5's (k1 = 1.2, b = 0.75, the same
-floor on negative idf), so the order stays close to what `bm25()` gave.
-Ties are broken by document id, then offset: readable data, never a row id
-that hidden rows could shift.
+counted in characters of passage text (`end - start`), not in tokens: FTS5
+keeps token counts in a blob of its own, which cannot be summed over the
+readable rows in SQL. Titles do not count in the length. Otherwise the formula
+is FTS5's (k1 = 1.2, b = 0.75, the same floor on negative idf), so the order
+stays close to what `bm25()` gave. Ties are broken by document id, then
+offset: readable data, never a row id that hidden rows could shift.
 """
 
 from __future__ import annotations
