@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Literal
 
-__all__ = ["fold", "head_lines"]
+__all__ = ["fold", "fold_marks", "head_lines"]
 
 _NON_WORD = re.compile(r"[^\w]+")
+# Combining marks left by decomposition ("é" → "e" + U+0301).
+_COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+
+
+def fold_marks(text: str, form: Literal["NFD", "NFKD"] = "NFKD") -> str:
+    """`text` lower-cased, decomposed (`form`) and stripped of combining marks, in a
+    few C-level passes: passages of huge documents are tens of kilobytes."""
+    return _COMBINING.sub("", unicodedata.normalize(form, text.lower()))
 
 
 def fold(text: str) -> str:

@@ -19,6 +19,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from guetteur._text import fold_marks
 from guetteur.enrich.embeddings import embed
 from guetteur.model import Clearance, Marking
 from guetteur.store.base import ChunkHit, Store
@@ -74,17 +75,6 @@ class SearchResult:
     end: int
 
 
-# Combining marks left by NFKD ("é" → "e" + U+0301), removed in one C-level pass.
-_COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
-
-
-def _fold_text(text: str) -> str:
-    """`text` lower-cased with accents removed, in one pass (a passage of a huge
-    document is tens of kilobytes: folding it a character at a time in Python
-    made every search over it slow)."""
-    return _COMBINING.sub("", unicodedata.normalize("NFKD", text.lower()))
-
-
 def _fold(word: str) -> str:
     decomposed = unicodedata.normalize("NFKD", word.lower())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
@@ -117,7 +107,7 @@ def _snippet(hit: ChunkHit, terms: list[str]) -> str:
     text = " ".join(hit.text[:SCAN_CHARS].split())
     if len(text) <= SNIPPET_CHARS:
         return text
-    folded = _fold_text(text)
+    folded = fold_marks(text)
     positions = [folded.find(t) for t in terms if folded.find(t) >= 0]
     centre = min(positions) if positions else 0
     start = max(0, centre - SNIPPET_CHARS // 3)
@@ -134,7 +124,7 @@ def term_share(terms: Sequence[str], text: str, *, stems: bool = False) -> float
     """
     if not terms:
         return 1.0
-    words = set(_WORD.findall(_fold_text(text)))
+    words = set(_WORD.findall(fold_marks(text)))
     prefixes = {w[:5] for w in words if len(w) >= 5} if stems else set()
     found = sum(1 for t in terms if t in words or (len(t) >= 5 and t[:5] in prefixes))
     return found / len(terms)

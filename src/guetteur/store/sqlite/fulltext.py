@@ -42,6 +42,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from guetteur._text import fold_marks
+
 __all__ = [
     "ScoredPassage",
     "parse_phrases",
@@ -137,12 +139,11 @@ def phrase_tokens(phrase: str) -> list[str]:
 # digits (unicode61's token characters but for private use), lower-cased and
 # stripped of combining marks.
 _TOKEN = re.compile(r"[^\W_]+")
-_MARKS = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
 
 def term_counts(text: str) -> Counter[str]:
     """How often each token occurs in `text`, tokenised as `phrase_tokens` does."""
-    plain = _MARKS.sub("", unicodedata.normalize("NFD", text.lower()))
+    plain = fold_marks(text, "NFD")
     return Counter(_TOKEN.findall(plain))
 
 
