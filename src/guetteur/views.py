@@ -3,34 +3,114 @@
 The CLI's `--json`, and next the HTTP API and the web application, print
 records through these functions, so a field is spelled, ordered and
 formatted the same wherever a user meets it (markings in canonical form,
-times in ISO 8601 UTC).
+times in ISO 8601 UTC). Each `*_json` function that answers a command takes
+what the workspace returned and gives the whole payload; every payload that
+carries marked records has a top-level "marking", the high-water mark of the
+records in it (`NOTHING_MARKED` when there are none), which the API also
+sends as a header.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
 
-from guetteur.model import Document
+from guetteur.cyber.triage import summarise
+from guetteur.ingest._decode import printable
+from guetteur.model import Authority, Document, Level, Marking
 from guetteur.products import IncidentView
-from guetteur.store import EntitySummary, EventRow, StoredAlert, User
+from guetteur.products.render import answer_json, brief_json, watch_json
+from guetteur.security.markings import high_water_mark, parse_marking
+from guetteur.store import (
+    DocumentStats,
+    EntityDetail,
+    EntitySummary,
+    EventRow,
+    Requirement,
+    Spill,
+    StoredAlert,
+    Token,
+    User,
+)
+
+if TYPE_CHECKING:
+    from guetteur.cyber.attack import Catalogue, Technique
+    from guetteur.cyber.sigma import RuleSet
+    from guetteur.pipeline.alerts import AlertIngestReport
+    from guetteur.pipeline.ingest import IngestReport
+    from guetteur.pipeline.intel import IntelImportReport
+    from guetteur.products.incident_synthesis import IncidentSynthesis
+    from guetteur.products.watch import WatchRun
+    from guetteur.search.hybrid import SearchResult
+    from guetteur.security.audit import ChainHead
 
 __all__ = [
+    "NOTHING_MARKED",
     "alert_json",
+    "alerts_ingest_json",
+    "alerts_json",
+    "answer_json",
+    "attack_map_json",
+    "audit_verify_json",
+    "brief_json",
     "document_json",
+    "entities_json",
+    "entity_detail_json",
     "entity_summary_json",
     "event_json",
+    "events_geojson",
+    "events_json",
+    "incident_detail_json",
     "incident_json",
+    "incidents_json",
+    "ingest_json",
+    "intel_import_json",
+    "marking_of",
+    "requirement_json",
+    "rules_load_json",
+    "search_json",
+    "search_result_json",
+    "spills_json",
+    "stats_json",
     "user_json",
+    "users_json",
+    "watch_json",
+    "watch_requirements_json",
+    "watch_runs_json",
 ]
 
+# The lowest marking the grammar has: plain UNCLASSIFIED, releasable to all, no
+# caveat. The marking of a payload that returns no record; combining it with
+# any other marking gives that marking.
+NOTHING_MARKED: Final = Marking(Level.UNCLASSIFIED, Authority.PLAIN, None)
 
-def user_json(user: User) -> dict[str, Any]:
+
+def marking_of(markings: Iterable[Marking]) -> Marking:
+    """The high-water mark of `markings`, or NOTHING_MARKED when there are none."""
+    items = list(markings)
+    return high_water_mark(items) if items else NOTHING_MARKED
+
+
+# ------------------------------------------------------------------ documents
+def search_result_json(result: SearchResult) -> dict[str, Any]:
     return {
-        "name": user.name,
-        "role": user.role,
-        "clearance": user.clearance.level.name.replace("_", " "),
-        "nationality": user.clearance.nationality,
-        "caveats": sorted(user.clearance.caveats),
+        "id": result.id,
+        "title": result.title,
+        "marking": str(result.marking),
+        "grade": result.grade,
+        "source": result.source,
+        "language": result.language,
+        "snippet": result.snippet,
+        "score": result.score,
+    }
+
+
+def search_json(results: Sequence[SearchResult]) -> dict[str, Any]:
+    return {
+        "results": [search_result_json(r) for r in results],
+        "marking": str(marking_of(r.marking for r in results)),
     }
 
 
@@ -51,6 +131,36 @@ def document_json(document: Document) -> dict[str, Any]:
     }
 
 
+def stats_json(reader: User, stats: DocumentStats) -> dict[str, Any]:
+    """Counts of what `reader` may read, marked by the documents counted."""
+    return {
+        "user": reader.name,
+        "documents": stats.documents,
+        "chunks": stats.chunks,
+        "by_marking": dict(stats.by_marking),
+        "by_language": dict(stats.by_language),
+        "by_source": dict(stats.by_source),
+        # by_marking is keyed by canonical markings, which parse back to themselves.
+        "marking": str(marking_of(parse_marking(canonical) for canonical in stats.by_marking)),
+    }
+
+
+def ingest_json(report: IngestReport) -> dict[str, Any]:
+    # Paths come from the file system: a name holding a newline or an ANSI escape
+    # must not fake a line or a colour, in text or JSON (json.dumps leaves C1
+    # controls, bidi overrides and undecodable bytes as they are).
+    return {
+        "ingested": report.ingested,
+        "duplicates": report.duplicates,
+        "raised": report.raised,
+        "failed": [
+            {"path": printable(failure["path"]), "error": printable(failure["error"])}
+            for failure in report.failed
+        ],
+    }
+
+
+# ----------------------------------------------------------- entities, events
 def entity_summary_json(entity: EntitySummary) -> dict[str, Any]:
     return {
         "id": entity.id,
@@ -61,6 +171,29 @@ def entity_summary_json(entity: EntitySummary) -> dict[str, Any]:
         "lat": entity.lat,
         "lon": entity.lon,
     }
+
+
+def entities_json(found: Sequence[EntitySummary]) -> dict[str, Any]:
+    return {"entities": [entity_summary_json(e) for e in found]}
+
+
+def entity_detail_json(detail: EntityDetail) -> dict[str, Any]:
+    """One entity as `guetteur entity X` shows it, marked by the mentions it is known from.
+
+    Its name, aliases, counts and co-occurrences all come from the documents
+    holding those mentions, so their high-water mark covers the whole payload.
+    """
+    return {
+        **entity_summary_json(detail.entity),
+        "aliases": list(detail.aliases),
+        "mentions": [
+            {"doc_id": m.doc_id, "text": m.text, "start": m.start, "end": m.end,
+             "marking": str(m.marking)}
+            for m in detail.mentions
+        ],
+        "cooccurring": [entity_summary_json(e) for e in detail.cooccurring],
+        "marking": str(marking_of(m.marking for m in detail.mentions)),
+    }  # fmt: skip
 
 
 def event_json(event: EventRow) -> dict[str, Any]:
@@ -78,6 +211,31 @@ def event_json(event: EventRow) -> dict[str, Any]:
         "start": event.start,
         "end": event.end,
         "detail": dict(event.detail),
+    }
+
+
+def events_json(found: Sequence[EventRow]) -> dict[str, Any]:
+    return {
+        "events": [event_json(e) for e in found],
+        "marking": str(marking_of(e.marking for e in found)),
+    }
+
+
+def events_geojson(found: Sequence[EventRow]) -> dict[str, Any]:
+    """The located events as a GeoJSON FeatureCollection ("marking" a foreign member)."""
+    located = [e for e in found if e.lat is not None and e.lon is not None]
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [e.lon, e.lat]},
+            "properties": {k: v for k, v in event_json(e).items() if k not in ("lat", "lon")},
+        }
+        for e in located
+    ]
+    return {
+        "type": "FeatureCollection",
+        "features": features,
+        "marking": str(marking_of(e.marking for e in located)),
     }
 
 
@@ -100,6 +258,22 @@ def alert_json(stored: StoredAlert, incident_id: str | None) -> dict[str, Any]:
     }
 
 
+def alerts_json(found: Sequence[tuple[StoredAlert, str | None]]) -> dict[str, Any]:
+    return {
+        "alerts": [alert_json(stored, incident_id) for stored, incident_id in found],
+        "marking": str(marking_of(stored.marking for stored, _ in found)),
+    }
+
+
+def alerts_ingest_json(report: AlertIngestReport) -> dict[str, Any]:
+    return {
+        "alerts": report.alerts,
+        "events": report.events,
+        "duplicates": report.duplicates,
+        "failed": report.failed,
+    }
+
+
 def incident_json(view: IncidentView) -> dict[str, Any]:
     i = view.incident
     return {
@@ -112,4 +286,167 @@ def incident_json(view: IncidentView) -> dict[str, Any]:
         "first_seen": i.first_seen.isoformat(),
         "last_seen": i.last_seen.isoformat(),
         "marking": str(view.marking),
+    }
+
+
+def incidents_json(found: Sequence[IncidentView]) -> dict[str, Any]:
+    return {
+        "incidents": [incident_json(v) for v in found],
+        "marking": str(marking_of(v.marking for v in found)),
+    }
+
+
+def incident_detail_json(
+    view: IncidentView, synthesis: IncidentSynthesis, lang: str = "en"
+) -> dict[str, Any]:
+    """One incident as `guetteur incident ID --json` shows it; its "marking" is the
+    incident's, the high-water mark of its alerts and of the indicators they match."""
+    i = view.incident
+    return {
+        **incident_json(view),
+        "summary": synthesis.text,
+        "summary_mode": synthesis.mode,
+        "facts": summarise(i, lang),
+        "reasons": list(i.reasons),
+        "tactics": list(i.tactics),
+        "signatures": [{"signature": s, "count": n} for s, n in i.signatures],
+        "indicators": [
+            {"kind": ind.kind, "value": ind.value, "intrusion_set": ind.intrusion_set,
+             "marking": str(m)}
+            for ind, m in view.indicators
+        ],
+        "intrusion_sets": view.intrusion_sets,
+        "alerts": [alert_json(a, i.id) for a in view.alerts],
+    }  # fmt: skip
+
+
+def intel_import_json(report: IntelImportReport) -> dict[str, Any]:
+    return {
+        "format": report.format,
+        "indicators": report.indicators,
+        "duplicates": report.duplicates,
+        "objects": report.objects,
+        "skipped": report.skipped,
+        "doc_ids": report.doc_ids,
+    }
+
+
+def rules_load_json(loaded: RuleSet, raised: int) -> dict[str, Any]:
+    """`raised`: the new alerts the loading user may read."""
+    return {
+        "loaded": len(loaded.rules),
+        "unsupported": [
+            {"path": str(path), "reason": reason} for path, reason in loaded.unsupported
+        ],
+        "alerts": raised,
+    }
+
+
+def attack_map_json(
+    found: Sequence[tuple[Technique, float]], catalogue: Catalogue
+) -> dict[str, Any]:
+    return {
+        "techniques": [
+            {"id": t.id, "name": catalogue.full_name(t), "score": round(score, 4)}
+            for t, score in found
+        ]
+    }
+
+
+# --------------------------------------------------------------------- products
+def requirement_json(requirement: Requirement) -> dict[str, Any]:
+    return {
+        "name": requirement.name,
+        "requirement": requirement.text,
+        "created_at": requirement.created_at.isoformat(),
+        "last_run_at": requirement.last_run_at.isoformat() if requirement.last_run_at else None,
+    }
+
+
+def watch_requirements_json(listed: Sequence[Requirement]) -> dict[str, Any]:
+    """The owner's own requirements: their words, which carry no marking of their own."""
+    return {"requirements": [requirement_json(r) for r in listed]}
+
+
+def watch_runs_json(runs: Sequence[WatchRun]) -> dict[str, Any]:
+    return {
+        "requirements": [watch_json(run) for run in runs],
+        "marking": str(marking_of(run.marking for run in runs if run.marking is not None)),
+    }
+
+
+# ------------------------------------------------------------------------ admin
+def user_json(user: User) -> dict[str, Any]:
+    return {
+        "name": user.name,
+        "role": user.role,
+        "clearance": user.clearance.level.name.replace("_", " "),
+        "nationality": user.clearance.nationality,
+        "caveats": sorted(user.clearance.caveats),
+    }
+
+
+def users_json(listed: Sequence[User]) -> dict[str, Any]:
+    return {"users": [user_json(user) for user in listed]}
+
+
+def spills_json(found: Sequence[Spill]) -> dict[str, Any]:
+    """Spills, marked by every marking they name: the copy written and those held."""
+    return {
+        "spills": [
+            {
+                "at": spill.at.isoformat(),
+                "actor": spill.actor,
+                "doc_id": spill.doc_id,
+                "marking": str(spill.marking),
+                "held": [{"doc_id": d, "marking": str(m)} for d, m in spill.held],
+                "origin": spill.origin,
+            }
+            for spill in found
+        ],
+        "marking": str(
+            marking_of(m for spill in found for m in (spill.marking, *(m for _, m in spill.held)))
+        ),
+    }
+
+
+def audit_verify_json(
+    rows: int, head: str, anchor: Path | None = None, pinned: ChainHead | None = None
+) -> dict[str, Any]:
+    """An intact chain of `rows` rows ending at `head`; the anchor it extends, if checked."""
+    payload: dict[str, Any] = {"intact": True, "rows": rows, "head": head}
+    if anchor is not None and pinned is not None:
+        payload["anchor"] = {"path": str(anchor), "rows": pinned.rows, "head": pinned.hash}
+    return payload
+
+
+# ------------------------------------------------------------ server accounts
+def token_json(token: Token) -> dict[str, Any]:
+    """An API token as listed: never its secret."""
+    state = "revoked" if token.revoked_at else "active"
+    if state == "active" and token.expires_at <= datetime.now(UTC):
+        state = "expired"
+    return {
+        "id": token.id,
+        "user": token.user,
+        "scope": token.scope,
+        "created_at": token.created_at.isoformat(),
+        "expires_at": token.expires_at.isoformat(),
+        "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None,
+        "last_used": token.last_used.isoformat() if token.last_used else None,
+        "state": state,
+    }
+
+
+def tokens_json(listed: Sequence[Token]) -> dict[str, Any]:
+    return {"tokens": [token_json(t) for t in listed]}
+
+
+def lockouts_json(blocked: Sequence[tuple[str, int, datetime]]) -> dict[str, Any]:
+    """Names ('user:…') and addresses ('address:…') blocked after failed logins."""
+    return {
+        "lockouts": [
+            {"who": key, "failures": failures, "until": until.isoformat()}
+            for key, failures, until in blocked
+        ]
     }

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.table import Table
@@ -23,9 +22,7 @@ from guetteur.cli._common import (
 from guetteur.security.anchor import create_key_file, fingerprint, public_key_pem
 from guetteur.security.markings import parse_clearance, parse_marking
 from guetteur.store import User
-from guetteur.views import (
-    user_json,
-)
+from guetteur.views import audit_verify_json, spills_json, users_json
 from guetteur.workspace import Workspace
 
 
@@ -129,12 +126,12 @@ def users_set(
 def users_list(context: click.Context, as_json: bool) -> None:
     """List users, roles and clearances."""
     workspace = open_workspace(context)
-    listed = [user_json(user) for user in workspace.users(workspace.operator())]
+    payload = users_json(workspace.users(workspace.operator()))
     if as_json:
-        emit_json({"users": listed})
+        emit_json(payload)
         return
     table = Table("name", "role", "clearance", "nationality", "caveats")
-    for row in listed:
+    for row in payload["users"]:
         table.add_row(
             row["name"],
             row["role"],
@@ -201,21 +198,7 @@ def spills(context: click.Context, as_json: bool) -> None:
     workspace = open_workspace(context)
     found = workspace.spills(workspace.operator())
     if as_json:
-        emit_json(
-            {
-                "spills": [
-                    {
-                        "at": spill.at.isoformat(),
-                        "actor": spill.actor,
-                        "doc_id": spill.doc_id,
-                        "marking": str(spill.marking),
-                        "held": [{"doc_id": d, "marking": str(m)} for d, m in spill.held],
-                        "origin": spill.origin,
-                    }
-                    for spill in found
-                ]
-            }
-        )
+        emit_json(spills_json(found))
         return
     for spill in found:
         held = "; ".join(f"{d} at {m}" for d, m in spill.held)
@@ -259,10 +242,7 @@ def audit_verify(
     pinned = workspace.read_anchor(anchor, public_key) if anchor and public_key else None
     rows, head = workspace.verify_audit(pinned)
     if as_json:
-        payload: dict[str, Any] = {"intact": True, "rows": rows, "head": head}
-        if pinned is not None:
-            payload["anchor"] = {"path": str(anchor), "rows": pinned.rows, "head": pinned.hash}
-        emit_json(payload)
+        emit_json(audit_verify_json(rows, head, anchor, pinned))
         return
     click.echo(f"audit chain intact: {rows} rows, head {head}")
     if pinned is not None:

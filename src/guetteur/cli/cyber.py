@@ -27,8 +27,13 @@ from guetteur.products import IncidentView
 from guetteur.products.incident_synthesis import IncidentSynthesis
 from guetteur.security.markings import parse_marking
 from guetteur.views import (
-    alert_json,
-    incident_json,
+    alerts_ingest_json,
+    alerts_json,
+    attack_map_json,
+    incident_detail_json,
+    incidents_json,
+    intel_import_json,
+    rules_load_json,
 )
 
 
@@ -54,7 +59,7 @@ def alerts(
     workspace = open_workspace(context)
     found = workspace.alerts(workspace.user(as_user), parse_since(since), rule_id, limit)
     if as_json:
-        emit_json({"alerts": [alert_json(a, incident) for a, incident in found]})
+        emit_json(alerts_json(found))
         return
     table = Table("time", "severity", "signature", "host", "src → dst", "marking")
     for stored, _ in found:
@@ -104,14 +109,8 @@ def alerts_ingest(
         parse_marking(marking) if marking else None,
         cast(AlertFormat, fmt),
     )
-    payload = {
-        "alerts": report.alerts,
-        "events": report.events,
-        "duplicates": report.duplicates,
-        "failed": report.failed,
-    }
     if as_json:
-        emit_json(payload)
+        emit_json(alerts_ingest_json(report))
     else:
         click.echo(
             f"alerts {report.alerts}, context events {report.events}, "
@@ -147,7 +146,7 @@ def incidents(
     floor = Severity[min_severity.upper()] if min_severity else None
     found = workspace.incidents(workspace.user(as_user), parse_since(since), floor)[:limit]
     if as_json:
-        emit_json({"incidents": [incident_json(v) for v in found]})
+        emit_json(incidents_json(found))
         return
     table = Table()
     for heading in ("id", "severity", "alerts", "first seen", "marking"):
@@ -220,26 +219,10 @@ def incident(
     if as_markdown:
         click.echo(incident_markdown(view, lang, synthesis))
         return
-    i = view.incident
-    payload = {
-        **incident_json(view),
-        "summary": synthesis.text,
-        "summary_mode": synthesis.mode,
-        "facts": summarise(i, lang),
-        "reasons": list(i.reasons),
-        "tactics": list(i.tactics),
-        "signatures": [{"signature": s, "count": n} for s, n in i.signatures],
-        "indicators": [
-            {"kind": ind.kind, "value": ind.value, "intrusion_set": ind.intrusion_set,
-             "marking": str(m)}
-            for ind, m in view.indicators
-        ],
-        "intrusion_sets": view.intrusion_sets,
-        "alerts": [alert_json(a, i.id) for a in view.alerts],
-    }  # fmt: skip
     if as_json:
-        emit_json(payload)
+        emit_json(incident_detail_json(view, synthesis, lang))
         return
+    i = view.incident
     console.print(f"[bold]{view.marking}[/]", highlight=False)
     console.print(f"[bold]{i.title}[/] ({i.id}, {i.severity.name.lower()})", highlight=False)
     click.echo(synthesis.text)
@@ -273,16 +256,8 @@ def intel_import(
     report = workspace.import_intel(
         workspace.user(as_user), file, source, parse_marking(marking) if marking else None
     )
-    payload = {
-        "format": report.format,
-        "indicators": report.indicators,
-        "duplicates": report.duplicates,
-        "objects": report.objects,
-        "skipped": report.skipped,
-        "doc_ids": report.doc_ids,
-    }
     if as_json:
-        emit_json(payload)
+        emit_json(intel_import_json(report))
         return
     click.echo(
         f"{report.format}: {report.indicators} new indicators ({report.duplicates} known), "
@@ -315,14 +290,14 @@ def rules_load(
     loaded, raised = workspace.load_rules(
         workspace.user(as_user), folder, parse_marking(marking) if marking else None
     )
-    unsupported = [{"path": str(path), "reason": reason} for path, reason in loaded.unsupported]
+    payload = rules_load_json(loaded, raised)
     if as_json:
-        emit_json({"loaded": len(loaded.rules), "unsupported": unsupported, "alerts": raised})
+        emit_json(payload)
         return
     click.echo(
         f"loaded {len(loaded.rules)} rules; {raised} new alerts you may read on stored events"
     )
-    for item in unsupported:
+    for item in payload["unsupported"]:
         click.echo(f"  unsupported: {item['path']}: {item['reason']}")
 
 
@@ -363,12 +338,9 @@ def attack_map(
         content = file.read_text(encoding="utf-8")
     mapper = open_workspace(context).attack_mapper()
     found = mapper.map_text(content, top=top)
-    techniques = [
-        {"id": t.id, "name": mapper.catalogue.full_name(t), "score": round(score, 4)}
-        for t, score in found
-    ]
+    payload = attack_map_json(found, mapper.catalogue)
     if as_json:
-        emit_json({"techniques": techniques})
+        emit_json(payload)
         return
-    for item in techniques:
+    for item in payload["techniques"]:
         click.echo(f"{item['id']:<11} {item['score']:.3f}  {item['name']}")

@@ -26,9 +26,7 @@ from guetteur.pipeline.enrichment import GAZETTEER_FILE
 from guetteur.pipeline.ingest import IngestReport
 from guetteur.security.markings import parse_marking
 from guetteur.store import User
-from guetteur.views import (
-    document_json,
-)
+from guetteur.views import document_json, ingest_json, search_json, stats_json
 from guetteur.workspace import Workspace
 
 
@@ -105,28 +103,13 @@ def ingest(
         grade=Grade.parse(grade) if grade else None,
         follow_links=follow_links,
     )
-    from guetteur.ingest._decode import printable
-
-    # Paths come from the file system: a name holding a newline or an ANSI escape
-    # must not fake a line or a colour, in text or JSON (json.dumps leaves C1
-    # controls, bidi overrides and undecodable bytes as they are).
-    failed = [
-        {"path": printable(failure["path"]), "error": printable(failure["error"])}
-        for failure in report.failed
-    ]
+    payload = ingest_json(report)  # file names made printable, for the text lines too
     if as_json:
-        emit_json(
-            {
-                "ingested": report.ingested,
-                "duplicates": report.duplicates,
-                "raised": report.raised,
-                "failed": failed,
-            }
-        )
+        emit_json(payload)
     else:
         counts = (report.ingested, report.duplicates, report.raised, len(report.failed))
         click.echo("ingested {}, duplicates {}, raised {}, failed {}".format(*counts))
-        for failure in failed:
+        for failure in payload["failed"]:
             click.echo(f"  failed: {failure['path']}: {failure['error']}", err=True)
     if report.failed:
         sys.exit(EXIT_PARTIAL)
@@ -148,23 +131,7 @@ def search(
     reader = workspace.user(as_user)
     results = workspace.search(reader, query, limit)
     if as_json:
-        emit_json(
-            {
-                "results": [
-                    {
-                        "id": r.id,
-                        "title": r.title,
-                        "marking": str(r.marking),
-                        "grade": r.grade,
-                        "source": r.source,
-                        "language": r.language,
-                        "snippet": r.snippet,
-                        "score": r.score,
-                    }
-                    for r in results
-                ]
-            }
-        )
+        emit_json(search_json(results))
         return
     if not results:
         click.echo("no results")
@@ -211,14 +178,7 @@ def stats(context: click.Context, as_json: bool, as_user: str | None) -> None:
     workspace = open_workspace(context)
     reader = workspace.user(as_user)
     counted = workspace.stats(reader)
-    payload: dict[str, Any] = {
-        "user": reader.name,
-        "documents": counted.documents,
-        "chunks": counted.chunks,
-        "by_marking": dict(counted.by_marking),
-        "by_language": dict(counted.by_language),
-        "by_source": dict(counted.by_source),
-    }
+    payload = stats_json(reader, counted)
     if as_json:
         emit_json(payload)
         return

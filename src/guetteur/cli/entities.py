@@ -17,10 +17,7 @@ from guetteur.cli._common import (
     parse_since,
 )
 from guetteur.model import ENTITY_TYPES
-from guetteur.views import (
-    entity_summary_json,
-    event_json,
-)
+from guetteur.views import entities_json, entity_detail_json, events_geojson, events_json
 
 
 @main.command()
@@ -41,7 +38,7 @@ def entities(
     workspace = open_workspace(context)
     found = workspace.entities(workspace.user(as_user), entity_type)[:limit]
     if as_json:
-        emit_json({"entities": [entity_summary_json(e) for e in found]})
+        emit_json(entities_json(found))
         return
     table = Table("id", "type", "name", "mentions", "documents", "lat, lon")
     for e in found:
@@ -60,18 +57,8 @@ def entity(context: click.Context, name_or_id: str, as_json: bool, as_user: str 
     """One entity: aliases, type, coordinates, mentions and what it appears with."""
     workspace = open_workspace(context)
     detail = workspace.entity(workspace.user(as_user), name_or_id)
-    payload = {
-        **entity_summary_json(detail.entity),
-        "aliases": list(detail.aliases),
-        "mentions": [
-            {"doc_id": m.doc_id, "text": m.text, "start": m.start, "end": m.end,
-             "marking": str(m.marking)}
-            for m in detail.mentions
-        ],
-        "cooccurring": [entity_summary_json(e) for e in detail.cooccurring],
-    }  # fmt: skip
     if as_json:
-        emit_json(payload)
+        emit_json(entity_detail_json(detail))
         return
     e = detail.entity
     console.print(f"[bold]{e.name}[/] ({e.type}, {e.id})", highlight=False)
@@ -105,19 +92,10 @@ def events(
     workspace = open_workspace(context)
     found = workspace.events(workspace.user(as_user), parse_since(since), parse_bbox(bbox))
     if as_geojson:
-        features = [
-            {
-                "type": "Feature",
-                "geometry": {"type": "Point", "coordinates": [e.lon, e.lat]},
-                "properties": {k: v for k, v in event_json(e).items() if k not in ("lat", "lon")},
-            }
-            for e in found
-            if e.lat is not None and e.lon is not None
-        ]
-        emit_json({"type": "FeatureCollection", "features": features})
+        emit_json(events_geojson(found))
         return
     if as_json:
-        emit_json({"events": [event_json(e) for e in found]})
+        emit_json(events_json(found))
         return
     table = Table("when", "where", "what", "who", "marking", "doc", show_lines=True)
     for e in found:

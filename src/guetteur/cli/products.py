@@ -20,6 +20,12 @@ from guetteur.cli._common import (
     parse_nations,
     parse_since,
 )
+from guetteur.views import (
+    answer_json,
+    brief_json,
+    watch_requirements_json,
+    watch_runs_json,
+)
 
 
 @main.command()
@@ -33,7 +39,7 @@ def ask(
     context: click.Context, question: str, language: str | None, as_json: bool, as_user: str | None
 ) -> None:
     """Answer a question from the reports you may read, every sentence cited."""
-    from guetteur.products.render import answer_json, answer_markdown
+    from guetteur.products.render import answer_markdown
 
     workspace = open_workspace(context)
     answer = workspace.ask(workspace.user(as_user), question, language)
@@ -83,7 +89,7 @@ def brief(
     as_user: str | None,
 ) -> None:
     """Write an INTSUM, SITREP or daily brief, marked by what it cites."""
-    from guetteur.products.render import brief_json, brief_markdown, brief_pdf
+    from guetteur.products.render import brief_markdown, brief_pdf
 
     workspace = open_workspace(context)
     product = workspace.brief(
@@ -130,21 +136,12 @@ def watch_add(context: click.Context, name: str, requirement: str, as_user: str 
 def watch_list(context: click.Context, as_json: bool, as_user: str | None) -> None:
     """List the acting user's requirements."""
     workspace = open_workspace(context)
-    listed = workspace.watch_list(workspace.user(as_user))
-    rows = [
-        {
-            "name": r.name,
-            "requirement": r.text,
-            "created_at": r.created_at.isoformat(),
-            "last_run_at": r.last_run_at.isoformat() if r.last_run_at else None,
-        }
-        for r in listed
-    ]
+    payload = watch_requirements_json(workspace.watch_list(workspace.user(as_user)))
     if as_json:
-        emit_json({"requirements": rows})
+        emit_json(payload)
         return
     table = Table("name", "requirement", "last run")
-    for row in rows:
+    for row in payload["requirements"]:
         table.add_row(row["name"], row["requirement"], row["last_run_at"] or "never")
     console.print(table)
 
@@ -156,12 +153,12 @@ def watch_list(context: click.Context, as_json: bool, as_user: str | None) -> No
 @handle_errors
 def watch_run(context: click.Context, as_json: bool, as_user: str | None) -> None:
     """Show what is new for each requirement since its last run, with a cited digest."""
-    from guetteur.products.render import portion, watch_json
+    from guetteur.products.render import portion
 
     workspace = open_workspace(context)
     runs = workspace.watch_run(workspace.user(as_user))
     if as_json:
-        emit_json({"requirements": [watch_json(run) for run in runs]})
+        emit_json(watch_runs_json(runs))
         return
     if not runs:
         click.echo('no requirements: add one with `guetteur watch add NAME "REQUIREMENT"`')
