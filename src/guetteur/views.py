@@ -3,11 +3,11 @@
 The CLI's `--json`, and next the HTTP API and the web application, print
 records through these functions, so a field is spelled, ordered and
 formatted the same wherever a user meets it (markings in canonical form,
-times in ISO 8601 UTC). Each `*_json` function that answers a command takes
-what the workspace returned and gives the whole payload; every payload that
-carries marked records has a top-level "marking", the high-water mark of the
-records in it (`NOTHING_MARKED` when there are none), which the API also
-sends as a header.
+times in ISO 8601 UTC); the incident's Markdown report lives here too.
+Each `*_json` function that answers a command takes what the workspace
+returned and gives the whole payload; every payload that carries marked
+records has a top-level "marking", the high-water mark of the records in it
+(`NOTHING_MARKED` when there are none), which the API also sends as a header.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ __all__ = [
     "events_json",
     "incident_detail_json",
     "incident_json",
+    "incident_markdown",
     "incidents_json",
     "ingest_json",
     "intel_import_json",
@@ -318,6 +319,32 @@ def incident_detail_json(
         "intrusion_sets": view.intrusion_sets,
         "alerts": [alert_json(a, i.id) for a in view.alerts],
     }  # fmt: skip
+
+
+def incident_markdown(view: IncidentView, lang: str, synthesis: IncidentSynthesis) -> str:
+    """The incident for a report: banner marking at top and bottom, cited alerts."""
+    i = view.incident
+    lines = [f"**{view.marking}**", "", f"# {i.title}", "", synthesis.text, ""]
+    if synthesis.mode == "model":
+        lines += [f"_(written by {synthesis.model_id}, checked against these facts:)_", ""]
+        lines += [summarise(i, lang), ""]
+    lines += [
+        f"- severity: {i.severity.name.lower()} ({'; '.join(i.reasons) or 'highest alert level'})",
+        f"- hosts: {', '.join(i.hosts)}",
+        f"- techniques: {', '.join(i.techniques) or '-'}",
+        f"- first seen {i.first_seen.isoformat()}, last seen {i.last_seen.isoformat()}",
+        "",
+        "| time | signature | src | dst | marking |",
+        "|---|---|---|---|---|",
+    ]
+    for stored in view.alerts:
+        a = stored.alert
+        lines.append(
+            f"| {a.time.isoformat()} | {a.signature} | {a.src or ''} | {a.dst or ''} "
+            f"| {stored.marking} |"
+        )
+    lines += ["", f"**{view.marking}**"]
+    return "\n".join(lines)
 
 
 def intel_import_json(report: IntelImportReport) -> dict[str, Any]:

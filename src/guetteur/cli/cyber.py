@@ -20,17 +20,15 @@ from guetteur.cli._common import (
     open_workspace,
     parse_since,
 )
-from guetteur.cyber.triage import summarise
 from guetteur.model import Severity
 from guetteur.pipeline.alerts import AlertFormat
-from guetteur.products import IncidentView
-from guetteur.products.incident_synthesis import IncidentSynthesis
 from guetteur.security.markings import parse_marking
 from guetteur.views import (
     alerts_ingest_json,
     alerts_json,
     attack_map_json,
     incident_detail_json,
+    incident_markdown,
     incidents_json,
     intel_import_json,
     rules_load_json,
@@ -163,32 +161,6 @@ def incidents(
             i.title,
         )
     console.print(table)
-
-
-def incident_markdown(view: IncidentView, lang: str, synthesis: IncidentSynthesis) -> str:
-    """The incident for a report: banner marking at top and bottom, cited alerts."""
-    i = view.incident
-    lines = [f"**{view.marking}**", "", f"# {i.title}", "", synthesis.text, ""]
-    if synthesis.mode == "model":
-        lines += [f"_(written by {synthesis.model_id}, checked against these facts:)_", ""]
-        lines += [summarise(i, lang), ""]
-    lines += [
-        f"- severity: {i.severity.name.lower()} ({'; '.join(i.reasons) or 'highest alert level'})",
-        f"- hosts: {', '.join(i.hosts)}",
-        f"- techniques: {', '.join(i.techniques) or '-'}",
-        f"- first seen {i.first_seen.isoformat()}, last seen {i.last_seen.isoformat()}",
-        "",
-        "| time | signature | src | dst | marking |",
-        "|---|---|---|---|---|",
-    ]
-    for stored in view.alerts:
-        a = stored.alert
-        lines.append(
-            f"| {a.time.isoformat()} | {a.signature} | {a.src or ''} | {a.dst or ''} "
-            f"| {stored.marking} |"
-        )
-    lines += ["", f"**{view.marking}**"]
-    return "\n".join(lines)
 
 
 @main.command()
