@@ -13,6 +13,10 @@
     ├── UnknownUserError          --as names a user the workspace does not know
     ├── UserNameError             a user name or role that is refused; says why
     ├── PermissionDeniedError     the acting user's role does not allow the action; says which
+    ├── AuthenticationError       not logged in, or wrong credentials: says nothing more
+    │   └── LoginBlockedError     too many failed logins: wait `retry_after` seconds
+    ├── PasswordPolicyError       a new password is refused; says why
+    ├── InvalidInputError         an argument or request field that is refused; names it
     ├── NotFoundError             a record that does not exist *for this reader*
     ├── AuditChainError           the audit chain was edited or truncated; names the first bad row
     ├── ModelError                the language model failed or is unreachable; names URL or file
@@ -26,10 +30,13 @@ from __future__ import annotations
 
 __all__ = [
     "AuditChainError",
+    "AuthenticationError",
     "GazetteerError",
     "GuetteurError",
     "LexiconError",
+    "LoginBlockedError",
     "IngestError",
+    "InvalidInputError",
     "InvalidStixError",
     "MarkingError",
     "MissingDependencyError",
@@ -37,6 +44,7 @@ __all__ = [
     "ModelIntegrityError",
     "NoMarkingError",
     "NotFoundError",
+    "PasswordPolicyError",
     "SigmaRuleError",
     "UnknownUserError",
     "UserNameError",
@@ -98,6 +106,30 @@ class UserNameError(GuetteurError, ValueError):
 
 class PermissionDeniedError(GuetteurError):
     """The acting user's role does not allow the action; the message says which role does."""
+
+
+class AuthenticationError(GuetteurError):
+    """Not logged in, or credentials that do not match.
+
+    The message is the same whatever was wrong (unknown user, wrong password,
+    expired session or token): a caller learns nothing about which names exist.
+    """
+
+
+class LoginBlockedError(AuthenticationError):
+    """Too many failed logins for this name or address: retry after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class InvalidInputError(GuetteurError):
+    """An argument or request field that is refused; the message names it and says why."""
+
+
+class PasswordPolicyError(GuetteurError):
+    """A new password is refused (too short, the user's name...); the message says why."""
 
 
 class WorkspaceError(GuetteurError):

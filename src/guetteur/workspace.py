@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from guetteur._exceptions import NotFoundError, PermissionDeniedError, WorkspaceError
+from guetteur.accounts import Accounts
 from guetteur.cyber.attack import Catalogue, TechniqueMapper, load_catalogue
 from guetteur.cyber.intel import incident_bundle, validate_bundle
 from guetteur.cyber.sigma import RuleSet, load_rule, load_rules
@@ -96,13 +97,28 @@ class Workspace:
     def __init__(self, home: Path, store: Store) -> None:
         self.home = home
         self.store = store
+        self.accounts = Accounts(store)  # logins of the server's users (accounts.py)
         self._enricher: Enricher | None = None
         self._model: ChatModel | None = None
         self._model_opened = False
+        self._primary: Workspace | None = None  # see sibling()
+
+    def sibling(self) -> Workspace:
+        """The same workspace on a connection of its own, sharing the loaded models.
+
+        The server gives each request thread one: SQLite (WAL) then serves many
+        readers beside the one writer, and spaCy, the gazetteer and the language
+        model are loaded once per process, not once per thread.
+        """
+        other = Workspace(self.home, open_store(self.home / DATABASE_NAME))
+        other._primary = self
+        return other
 
     @property
     def enricher(self) -> Enricher:
         """spaCy pipelines and the gazetteer, loaded on first need."""
+        if self._primary is not None:
+            return self._primary.enricher
         if self._enricher is None:
             self._enricher = Enricher(self.home, techniques=self._mapper_if_catalogue)
         return self._enricher
@@ -390,6 +406,8 @@ class Workspace:
 
     def model(self) -> ChatModel | None:
         """The configured language model, opened once (None: extractive mode)."""
+        if self._primary is not None:
+            return self._primary.model()
         if not self._model_opened:
             self._model = open_model(self.model_settings(), [self.home / MODELS_MANIFEST])
             self._model_opened = True

@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 from rich.console import Console
 
-from guetteur._exceptions import AuditChainError, GuetteurError
+from guetteur import arguments
+from guetteur._exceptions import AuditChainError, GuetteurError, InvalidInputError
 from guetteur.store import BBox
 from guetteur.workspace import Workspace, resolve_home
 
@@ -94,40 +94,27 @@ def main(context: click.Context, home: Path | None) -> None:
 
 
 # ------------------------------------------------------------- entities/events
-_DURATION = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$", re.IGNORECASE)
+# The parsers live in guetteur.arguments, shared with the API; here their
+# refusals become click's usage errors (exit 2, naming the option's value).
+def _as_usage_error(parse: Callable[[str | None], Any]) -> Callable[[str | None], Any]:
+    @functools.wraps(parse)
+    def parsed(value: str | None) -> Any:
+        try:
+            return parse(value)
+        except InvalidInputError as error:
+            raise click.BadParameter(str(error)) from None
 
-
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+    return parsed
 
 
 def parse_since(value: str | None) -> datetime | None:
     """'24h', '7d', '30m', '2w' before now, or an ISO 8601 date/time (UTC if no zone)."""
-    if value is None:
-        return None
-    duration = _DURATION.match(value)
-    if duration:
-        amount, unit = int(duration.group(1)), _UNITS[duration.group(2).lower()]
-        return datetime.now(UTC) - timedelta(**{unit: amount})
-    try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r}: expected a duration (24h, 7d) or an ISO date (2026-11-20T06:00Z)"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return _as_usage_error(arguments.parse_since)(value)  # type: ignore[no-any-return]
 
 
 def parse_bbox(value: str | None) -> BBox | None:
     """'W,S,E,N' in decimal degrees."""
-    if value is None:
-        return None
-    try:
-        west, south, east, north = (float(part) for part in value.split(","))
-    except ValueError:
-        raise click.BadParameter(f"{value!r}: expected W,S,E,N, e.g. 21.0,55.5,28.5,59.7") from None
-    if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
-        raise click.BadParameter(f"{value!r}: W ≤ E within ±180 and S ≤ N within ±90")
-    return west, south, east, north
+    return _as_usage_error(arguments.parse_bbox)(value)  # type: ignore[no-any-return]
 
 
 # --------------------------------------------------------------------- products
@@ -136,16 +123,4 @@ LANG = click.Choice(["fr", "en"])
 
 def parse_nations(value: str | None) -> frozenset[str]:
     """'DEU,GBR' or 'NATO' → expanded alpha-3 codes, validated."""
-    if not value:
-        return frozenset()
-    from guetteur.model._countries import GROUPS, ISO_ALPHA3
-
-    nations: set[str] = set()
-    for token in (t.strip().upper() for t in value.split(",") if t.strip()):
-        if token in GROUPS:
-            nations |= GROUPS[token]
-        elif token in ISO_ALPHA3:
-            nations.add(token)
-        else:
-            raise click.BadParameter(f"{token!r}: not an ISO 3166 alpha-3 code nor NATO/EU/FVEY")
-    return frozenset(nations)
+    return _as_usage_error(arguments.parse_nations)(value)  # type: ignore[no-any-return]

@@ -11,9 +11,11 @@ from guetteur.store.base import (
     MentionRow,
     NewDocument,
     Requirement,
+    Session,
     Spill,
     Store,
     StoredAlert,
+    Token,
     User,
     WatchHit,
 )
@@ -29,9 +31,11 @@ __all__ = [
     "MentionRow",
     "NewDocument",
     "Requirement",
+    "Session",
     "Spill",
     "Store",
     "StoredAlert",
+    "Token",
     "User",
     "WatchHit",
 ]

@@ -339,6 +339,49 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX passage_terms_chunk ON passage_terms(chunk_id);
     """,
+    # 8 → 9: the server's credentials (issue 10). Secrets are never stored:
+    # passwords as argon2id hashes, session keys, CSRF tokens and API tokens as
+    # SHA-256 digests (they are random, so a fast hash suffices).
+    """
+    CREATE TABLE passwords (
+        user TEXT PRIMARY KEY REFERENCES users(name),
+        hash TEXT NOT NULL,               -- argon2id, with its parameters and salt
+        must_change INTEGER NOT NULL,     -- a one-time password: change at first login
+        set_at TEXT NOT NULL
+    );
+    CREATE TABLE sessions (
+        key_hash TEXT PRIMARY KEY,        -- SHA-256 of the cookie's value
+        user TEXT NOT NULL REFERENCES users(name),
+        csrf_hash TEXT NOT NULL,
+        method TEXT NOT NULL,             -- password | certificate
+        client TEXT NOT NULL,             -- the address that logged in
+        created_at TEXT NOT NULL,
+        last_seen TEXT NOT NULL
+    );
+    CREATE INDEX sessions_user ON sessions(user);
+    CREATE TABLE api_tokens (
+        id TEXT PRIMARY KEY,              -- public: listed, and named when revoked
+        user TEXT NOT NULL REFERENCES users(name),
+        secret_hash TEXT NOT NULL UNIQUE,
+        scope TEXT NOT NULL,              -- read | write
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        revoked_at TEXT,
+        last_used TEXT
+    );
+    -- Failed logins per account name (known or not) and per client address.
+    CREATE TABLE login_failures (
+        key TEXT PRIMARY KEY,             -- 'user:NAME' or 'address:ADDR'
+        failures INTEGER NOT NULL,
+        last_at TEXT NOT NULL,
+        blocked_until TEXT NOT NULL
+    );
+    -- Mutual TLS: a client certificate's subject (RFC 4514) names a user.
+    CREATE TABLE certificate_subjects (
+        subject TEXT PRIMARY KEY,
+        user TEXT NOT NULL REFERENCES users(name)
+    );
+    """,
 ]
 
 

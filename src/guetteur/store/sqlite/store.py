@@ -56,6 +56,7 @@ from guetteur.store.base import (
 )
 from guetteur.store.sqlite._common import iso, iso_default, now
 from guetteur.store.sqlite._connect import IntegrityError, connect
+from guetteur.store.sqlite.credentials import CredentialStore
 from guetteur.store.sqlite.entities import EntityStore
 from guetteur.store.sqlite.fulltext import passage_term_rows, rank_passages
 from guetteur.store.sqlite.schema import migrate
@@ -63,7 +64,7 @@ from guetteur.store.sqlite.schema import migrate
 __all__ = ["SQLiteStore"]
 
 
-class SQLiteStore(EntityStore):
+class SQLiteStore(EntityStore, CredentialStore):
     """A workspace's records in one SQLite file."""
 
     def __init__(self, path: Path | str) -> None:
