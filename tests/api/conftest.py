@@ -10,8 +10,8 @@ import pytest
 
 from guetteur.workspace import Workspace
 
-from conftest import new_workspace, write
 from api.server import LiveServer, login
+from conftest import new_workspace, write
 
 PASSWORDS = {
     "ops": "correct horse battery staple",
