@@ -1,6 +1,6 @@
 """One huge single-line document: its ingest cost, and whether search and ask slow down after it.
 
-    .venv/bin/python benchmarks/large_document.py [--megabytes 50] [--repeats 5]
+    .venv/bin/python benchmarks/large_document.py [--megabytes 50] [--repeats 5] [--keep DIR]
 
 Builds two workspaces from the exercise scenario (examples/scenario), and adds
 to the second one a generated document of N MB on a single line: the
@@ -12,6 +12,10 @@ child ingesting one short report first (the cost of any ingest: models,
 gazetteer, store). Then the same questions are searched and asked in both
 workspaces, in this process with warm models, and the median latencies are
 printed with their ratio (with / without; the target is at most 1.2).
+
+With --keep DIR the two workspaces are built in DIR and kept; a later run with
+the same DIR and size reuses them (only search and ask are timed again, and
+the ingest figures printed are those of the build, said so).
 """
 
 from __future__ import annotations
@@ -121,40 +125,84 @@ def median_latency(workspace: Workspace, action: str, repeats: int) -> float:
     return statistics.median(times)
 
 
+def build(root: Path, megabytes: float) -> dict[str, object]:
+    """Both workspaces in `root` (plain, big) and the figures of the big ingest."""
+    big = root / "big.txt"
+    make_big_document(big, megabytes)
+    size_mb = big.stat().st_size / 2**20
+    new_workspace(root / "plain").close()
+    new_workspace(root / "big").close()
+    # Baseline: the same child process ingesting one short report (models,
+    # gazetteer and store loaded: what any ingest costs).
+    small = root / "small.txt"
+    small.write_text("Compilation of one report. Convoy seen near Tapa.\n", "utf-8")
+    base_seconds, base_mb, _ = ingest_in_child(root / "big", small)
+    seconds, peak_mb, report = ingest_in_child(root / "big", big)
+    assert report["ingested"] == 1, report
+    big.unlink()
+    return {
+        "megabytes": megabytes,
+        "size_mb": size_mb,
+        "seconds": seconds,
+        "peak_mb": peak_mb,
+        "base_seconds": base_seconds,
+        "base_mb": base_mb,
+        "built_at": time.strftime("%Y-%m-%d %H:%M"),
+    }
+
+
+def measure(root: Path, built: dict[str, object], repeats: int, reused: bool) -> None:
+    with Workspace.open(root / "plain") as plain, Workspace.open(root / "big") as loaded:
+        stats = loaded.store.stats(loaded.user().clearance)
+        print(f"big document: {built['size_mb']:.1f} MB on one line")
+        print(
+            f"  ingest{' (at the build, ' + str(built['built_at']) + ')' if reused else ''}: "
+            f"{built['seconds']:.1f} s, peak RSS {built['peak_mb']:.0f} MB (child process); "
+            f"one short report: {built['base_seconds']:.1f} s, {built['base_mb']:.0f} MB"
+        )
+        print(f"  workspace after it: {stats.documents} documents, {stats.chunks} passages")
+        for action in ("search", "ask"):
+            without = median_latency(plain, action, repeats)
+            with_big = median_latency(loaded, action, repeats)
+            print(
+                f"{action:6}: {without * 1000:7.1f} ms without, "
+                f"{with_big * 1000:7.1f} ms with it: ratio {with_big / without:.2f}x"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--megabytes", type=float, default=50.0)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="build the workspaces in DIR and keep them; reuse them if DIR holds a build "
+        "of the same size",
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        root = Path(scratch)
-        big = root / "big.txt"
-        make_big_document(big, args.megabytes)
-        size_mb = big.stat().st_size / 2**20
-        with new_workspace(root / "plain") as plain:
-            new_workspace(root / "big").close()
-            # Baseline: the same child process ingesting one short report (models,
-            # gazetteer and store loaded: what any ingest costs).
-            small = root / "small.txt"
-            small.write_text("Compilation of one report. Convoy seen near Tapa.\n", "utf-8")
-            base_seconds, base_mb, _ = ingest_in_child(root / "big", small)
-            seconds, peak_mb, report = ingest_in_child(root / "big", big)
-            assert report["ingested"] == 1, report
-            with Workspace.open(root / "big") as loaded:
-                stats = loaded.store.stats(loaded.user().clearance)
-                print(f"big document: {size_mb:.1f} MB on one line")
-                print(
-                    f"  ingest: {seconds:.1f} s, peak RSS {peak_mb:.0f} MB (child process); "
-                    f"one short report: {base_seconds:.1f} s, {base_mb:.0f} MB"
-                )
-                print(f"  workspace after it: {stats.documents} documents, {stats.chunks} passages")
-                for action in ("search", "ask"):
-                    without = median_latency(plain, action, args.repeats)
-                    with_big = median_latency(loaded, action, args.repeats)
-                    print(
-                        f"{action:6}: {without * 1000:7.1f} ms without, "
-                        f"{with_big * 1000:7.1f} ms with it: ratio {with_big / without:.2f}x"
-                    )
+    if args.keep is None:
+        with tempfile.TemporaryDirectory() as scratch:
+            root = Path(scratch)
+            measure(root, build(root, args.megabytes), args.repeats, reused=False)
+        return
+    figures = args.keep / "build.json"
+    if figures.exists():
+        built = json.loads(figures.read_text("utf-8"))
+        if built["megabytes"] != args.megabytes:
+            sys.exit(
+                f"{args.keep}: holds a build of {built['megabytes']} MB, not "
+                f"{args.megabytes}; give another directory"
+            )
+        measure(args.keep, built, args.repeats, reused=True)
+        return
+    if args.keep.exists() and any(args.keep.iterdir()):
+        sys.exit(f"{args.keep}: not empty and not a build of this benchmark")
+    args.keep.mkdir(parents=True, exist_ok=True)
+    built = build(args.keep, args.megabytes)
+    figures.write_text(json.dumps(built), "utf-8")
+    measure(args.keep, built, args.repeats, reused=False)
 
 
 if __name__ == "__main__":
