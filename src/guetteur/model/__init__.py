@@ -15,6 +15,7 @@ from guetteur.model.entity import (
 from guetteur.model.event import Event
 from guetteur.model.grade import Grade
 from guetteur.model.marking import Authority, Clearance, Level, Marking
+from guetteur.model.track import Position, Track
 
 __all__ = [
     "Alert",
@@ -38,5 +39,7 @@ __all__ = [
     "Grade",
     "Level",
     "Marking",
+    "Position",
+    "Track",
     "expand_releasability",
 ]

@@ -1,0 +1,1 @@
+"""The common operational picture: tracks, Cursor-on-Target in and out, TAK."""
