@@ -132,7 +132,8 @@ def test_incidents_group_alerts_and_carry_their_marking(cert: Path) -> None:
     assert json.loads(run(cert, "incidents", "--as", "lux_ns", "--json").stdout)["incidents"]
     run(cert, "users", "add", "deu_ns", "--clearance", "NS", "--nationality", "DEU")
     assert json.loads(run(cert, "incidents", "--as", "deu_ns", "--json").stdout) == {
-        "incidents": []
+        "incidents": [],
+        "marking": "UNCLASSIFIED",  # nothing returned: the lowest marking
     }
     assert run(cert, "incident", first["id"], "--as", "deu_ns", check=False).returncode == 1
 
