@@ -144,6 +144,8 @@ class Accounts:
         if needs_rehash(stored[0]):
             self.store.set_password(user.name, hash_password(password), stored[1], at)
         self.store.clear_login_failures(keys[0])
+        # Sessions past their limits are refused when used; forget them too.
+        self.store.delete_sessions_before(at - ABSOLUTE_LIMIT, at - IDLE_TIMEOUT)
         return self._open_session(user, "password", client, at, must_change=stored[1])
 
     def login_certificate(self, subject: str, client: str) -> Login:

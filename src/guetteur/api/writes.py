@@ -192,9 +192,10 @@ async def _save(files: list[UploadFile], folder: Path) -> tuple[list[Path], int]
 def _shown(payload: dict[str, Any], folder: Path) -> dict[str, Any]:
     """Failures named by the uploaded file's name, not the server's folder."""
     prefix = str(folder) + os.sep
-    for failure in payload.get("failed", []):
-        failure["path"] = str(failure["path"]).replace(prefix, "")
-        failure["error"] = str(failure["error"]).replace(prefix, "")
+    for failure in [*payload.get("failed", []), *payload.get("unsupported", [])]:
+        for key in ("path", "error", "reason"):
+            if key in failure:
+                failure[key] = str(failure[key]).replace(prefix, "")
     return payload
 
 
@@ -319,7 +320,7 @@ async def rules(
         def work() -> dict[str, Any]:
             with all_.heavy:
                 loaded, raised = all_.current().load_rules(who.user, folder, floor)
-            return views.rules_load_json(loaded, raised)
+            return _shown(views.rules_load_json(loaded, raised), folder)
 
         from starlette.concurrency import run_in_threadpool
 
