@@ -20,12 +20,13 @@ from typing import Any
 
 from guetteur._exceptions import NotFoundError, PermissionDeniedError, WorkspaceError
 from guetteur.accounts import Accounts
+from guetteur.cop.cot import CotEvent
 from guetteur.cyber.attack import Catalogue, TechniqueMapper, load_catalogue
 from guetteur.cyber.intel import incident_bundle, validate_bundle
 from guetteur.cyber.sigma import RuleSet, load_rule, load_rules
 from guetteur.cyber.triage import summarise
 from guetteur.llm import ChatModel, ModelSettings, open_model, resolve_settings
-from guetteur.model import Clearance, Document, Grade, Marking, Severity
+from guetteur.model import Clearance, Document, Grade, Marking, Severity, Track
 from guetteur.pipeline.alerts import (
     AlertFormat,
     AlertIngestReport,
@@ -36,6 +37,7 @@ from guetteur.pipeline.alerts import (
 from guetteur.pipeline.enrichment import GAZETTEER_FILE, Enricher
 from guetteur.pipeline.ingest import IngestOptions, IngestReport, ingest_paths, reindex
 from guetteur.pipeline.intel import IntelImportReport, import_intel
+from guetteur.pipeline.tracks import CotIngestReport, store_positions
 from guetteur.products import IncidentView, incidents_for
 from guetteur.products.ask import Answer, answer_question
 from guetteur.products.brief import Brief, write_brief
@@ -397,6 +399,37 @@ class Workspace:
     ) -> list[EventRow]:
         found = self.store.list_events(reader.clearance, since, bbox)
         self.store.audit(reader.name, "events", {"since": since, "bbox": bbox, "count": len(found)})
+        return found
+
+    # ---------------------------------------------------------------- tracks
+    def ingest_cot(
+        self, actor: User, events: Sequence[CotEvent], source: str, marking: Marking
+    ) -> CotIngestReport:
+        """Store CoT events as track positions, each at `marking` raised by its `access`.
+
+        `marking` is the channel's: a file run's --marking (or its source's
+        default), a listener's declared marking. One transaction, one audit
+        record ("cot.ingest", with counts) per call.
+        """
+        require(actor.role, ANALYST, "ingest")
+        return store_positions(self.store, events, source, marking, actor.name, actor.clearance)
+
+    def tracks(
+        self, reader: User, bbox: BBox | None = None, since: datetime | None = None
+    ) -> list[Track]:
+        """Tracks as the positions the reader may read draw them (see TrackStore)."""
+        found = self.store.list_tracks(reader.clearance, bbox, since)
+        self.store.audit(reader.name, "tracks", {"since": since, "bbox": bbox, "count": len(found)})
+        return found
+
+    def track(self, reader: User, uid: str) -> Track:
+        """One track; NotFoundError alike whether it is absent or wholly unreadable."""
+        try:
+            found = self.store.get_track(uid, reader.clearance)
+        except NotFoundError:
+            self.store.audit(reader.name, "track", {"uid": uid, "found": False})
+            raise
+        self.store.audit(reader.name, "track", {"uid": uid, "found": True})
         return found
 
     # ----------------------------------------------------- models and products

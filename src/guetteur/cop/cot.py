@@ -90,6 +90,7 @@ class CotEvent:
             speed=self.speed,
             how=self.how,
             stale=self.stale,
+            remarks=self.remarks,
         )
 
 

@@ -15,7 +15,7 @@ from guetteur.model.entity import (
 from guetteur.model.event import Event
 from guetteur.model.grade import Grade
 from guetteur.model.marking import Authority, Clearance, Level, Marking
-from guetteur.model.track import Position, Track
+from guetteur.model.track import Position, PositionReport, Track, draw_track
 
 __all__ = [
     "Alert",
@@ -40,6 +40,8 @@ __all__ = [
     "Level",
     "Marking",
     "Position",
+    "PositionReport",
     "Track",
+    "draw_track",
     "expand_releasability",
 ]

@@ -8,12 +8,22 @@ track as the positions they may read draw it. Pure values, no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from guetteur.model.marking import Marking
 
-__all__ = ["AFFILIATIONS", "DIMENSIONS", "Position", "Track", "affiliation", "dimension"]
+__all__ = [
+    "AFFILIATIONS",
+    "DIMENSIONS",
+    "Position",
+    "PositionReport",
+    "Track",
+    "affiliation",
+    "dimension",
+    "draw_track",
+]
 
 # The second atom of an `a-` (atom) CoT type: who the thing belongs to.
 AFFILIATIONS = {
@@ -75,6 +85,7 @@ class Position:
     how: str = ""  # how the position was obtained (h-e: human entered, m-g: GPS...)
     stale: datetime | None = None  # after this, the position is no longer current
     doc_id: str | None = None  # the report it came from, when it came from a report
+    remarks: str | None = None  # the CoT <remarks>, as the device sent them
 
 
 @dataclass(frozen=True)
@@ -98,3 +109,38 @@ class Track:
     @property
     def last(self) -> Position | None:
         return self.positions[-1] if self.positions else None
+
+
+@dataclass(frozen=True)
+class PositionReport:
+    """One report of a track, as stored: the uid, and the type, callsign and group this
+    report gave with its position (the next report may give others)."""
+
+    uid: str
+    type: str
+    callsign: str | None
+    group: str | None
+    position: Position
+
+
+def _order(report: PositionReport) -> tuple[datetime, str]:
+    # Time, then the canonical marking: (uid, time, marking) is unique, so this is a
+    # total order, and it depends on nothing but the reports themselves.
+    return report.position.time, str(report.position.marking)
+
+
+def draw_track(uid: str, reports: Sequence[PositionReport]) -> Track:
+    """The track that `reports` draw (the ones a reader may read): positions oldest
+    first; type, callsign and group from the last one, so that everything a reader
+    sees of the track now comes from one position and carries its marking."""
+    ordered = sorted((r for r in reports if r.uid == uid), key=_order)
+    if not ordered:
+        raise ValueError(f"no report of track {uid!r}")
+    last = ordered[-1]
+    return Track(
+        uid=uid,
+        type=last.type,
+        callsign=last.callsign,
+        group=last.group,
+        positions=tuple(r.position for r in ordered),
+    )
