@@ -17,9 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from guetteur.cop.symbols import sidc
 from guetteur.cyber.triage import summarise
 from guetteur.ingest._decode import printable
-from guetteur.model import Authority, Document, Level, Marking
+from guetteur.model import Authority, Document, Level, Marking, Position, Track
 from guetteur.products import IncidentView
 from guetteur.products.render import answer_json, brief_json, watch_json
 from guetteur.security.markings import high_water_mark, parse_marking
@@ -69,12 +70,18 @@ __all__ = [
     "ingest_json",
     "intel_import_json",
     "marking_of",
+    "position_json",
     "requirement_json",
     "rules_load_json",
     "search_json",
     "search_result_json",
     "spills_json",
     "stats_json",
+    "track_detail_json",
+    "track_json",
+    "tracks_geojson",
+    "tracks_json",
+    "tracks_kml",
     "user_json",
     "users_json",
     "watch_json",
@@ -476,4 +483,137 @@ def lockouts_json(blocked: Sequence[tuple[str, int, datetime]]) -> dict[str, Any
             {"who": key, "failures": failures, "until": until.isoformat()}
             for key, failures, until in blocked
         ]
+    }
+
+
+# ----------------------------------------------------------------------- tracks
+# A track as one reader sees it: drawn from the positions they may read, its
+# type, callsign and group from the last of them, and so marked like it.
+def _last(track: Track) -> Position:
+    if track.last is None:  # the store never draws a track without a position
+        raise ValueError(f"track {track.uid!r} has no position")
+    return track.last
+
+
+def track_json(track: Track) -> dict[str, Any]:
+    """The track where it was last reported; "marking" is that position's."""
+    last = _last(track)
+    return {
+        "uid": track.uid,
+        "type": track.type,
+        "sidc": sidc(track.type),
+        "callsign": track.callsign,
+        "lat": last.lat,
+        "lon": last.lon,
+        "time": last.time.isoformat(),
+        "stale": last.stale.isoformat() if last.stale else None,
+        "marking": str(last.marking),
+        "affiliation": track.affiliation,
+        "dimension": track.dimension,
+        "group": track.group,
+        "course": last.course,
+        "speed": last.speed,
+    }
+
+
+def tracks_json(found: Sequence[Track]) -> dict[str, Any]:
+    return {
+        "tracks": [track_json(t) for t in found],
+        "marking": str(marking_of(_last(t).marking for t in found)),
+    }
+
+
+def tracks_geojson(found: Sequence[Track]) -> dict[str, Any]:
+    """Each track at its last position, a GeoJSON FeatureCollection ("marking" a foreign
+    member: the high-water mark of the positions drawn)."""
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [_last(t).lon, _last(t).lat]},
+            "properties": {k: v for k, v in track_json(t).items() if k not in ("lat", "lon")},
+        }
+        for t in found
+    ]
+    return {
+        "type": "FeatureCollection",
+        "features": features,
+        "marking": str(marking_of(_last(t).marking for t in found)),
+    }
+
+
+def tracks_kml(found: Sequence[Track]) -> str:
+    """Each track at its last position as a KML 2.2 placemark; the document's name
+    carries the high-water mark, each placemark its own marking."""
+    from xml.etree import ElementTree as ET
+
+    namespace = "http://www.opengis.net/kml/2.2"
+    ET.register_namespace("", namespace)
+
+    def element(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
+        child = ET.SubElement(parent, f"{{{namespace}}}{tag}")
+        if text is not None:
+            child.text = text
+        return child
+
+    marking = str(marking_of(_last(t).marking for t in found))
+    root = ET.Element(f"{{{namespace}}}kml")
+    document = element(root, "Document")
+    element(document, "name", f"{marking} — guetteur tracks")
+    element(document, "description", f"Classification: {marking}")
+    for track in found:
+        fields = track_json(track)
+        last = _last(track)
+        placemark = element(document, "Placemark")
+        element(placemark, "name", track.callsign or track.uid)
+        element(
+            placemark,
+            "description",
+            f"{fields['marking']} · {track.type}"
+            + (f" · {fields['sidc']}" if fields["sidc"] else "")
+            + f" · {track.uid}",
+        )
+        stamp = element(placemark, "TimeStamp")
+        element(stamp, "when", fields["time"])
+        extended = element(placemark, "ExtendedData")
+        for key, value in fields.items():
+            if value is not None and key not in ("lat", "lon"):
+                data = element(extended, "Data")
+                data.set("name", key)
+                element(data, "value", str(value))
+        point = element(placemark, "Point")
+        height = f",{last.hae:g}" if last.hae is not None else ""
+        element(point, "coordinates", f"{last.lon:.7f},{last.lat:.7f}{height}")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
+
+
+def position_json(position: Position) -> dict[str, Any]:
+    return {
+        "time": position.time.isoformat(),
+        "lat": position.lat,
+        "lon": position.lon,
+        "hae": position.hae,
+        "ce": position.ce,
+        "le": position.le,
+        "course": position.course,
+        "speed": position.speed,
+        "how": position.how,
+        "stale": position.stale.isoformat() if position.stale else None,
+        "marking": str(position.marking),
+        "source": position.source,
+        "doc_id": position.doc_id,
+        "remarks": position.remarks,
+    }
+
+
+def track_detail_json(track: Track, history: Sequence[EventRow] = ()) -> dict[str, Any]:
+    """One track as `guetteur track UID --json` shows it: every readable position with
+    its marking and source, and the events of reports near it (`history`); "marking"
+    is the high-water mark of all of them."""
+    return {
+        **track_json(track),
+        "positions": [position_json(p) for p in track.positions],
+        "history": [event_json(e) for e in history],
+        "marking": str(
+            marking_of([*(p.marking for p in track.positions), *(e.marking for e in history)])
+        ),
     }
