@@ -157,7 +157,7 @@ def ingest_json(report: IngestReport) -> dict[str, Any]:
     # Paths come from the file system: a name holding a newline or an ANSI escape
     # must not fake a line or a colour, in text or JSON (json.dumps leaves C1
     # controls, bidi overrides and undecodable bytes as they are).
-    return {
+    payload: dict[str, Any] = {
         "ingested": report.ingested,
         "duplicates": report.duplicates,
         "raised": report.raised,
@@ -166,6 +166,12 @@ def ingest_json(report: IngestReport) -> dict[str, Any]:
             for failure in report.failed
         ],
     }
+    if report.positions is not None:  # CoT files were read: their track positions
+        payload["positions"] = {
+            "stored": report.positions.stored,
+            "duplicates": report.positions.duplicates,
+        }
+    return payload
 
 
 # ----------------------------------------------------------- entities, events

@@ -18,13 +18,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from guetteur._exceptions import NotFoundError, PermissionDeniedError, WorkspaceError
+from guetteur._exceptions import IngestError, NotFoundError, PermissionDeniedError, WorkspaceError
 from guetteur.accounts import Accounts
-from guetteur.cop.cot import CotEvent
+from guetteur.cop.cot import CotError, CotEvent, looks_like_cot, parse_events
 from guetteur.cyber.attack import Catalogue, TechniqueMapper, load_catalogue
 from guetteur.cyber.intel import incident_bundle, validate_bundle
 from guetteur.cyber.sigma import RuleSet, load_rule, load_rules
 from guetteur.cyber.triage import summarise
+from guetteur.ingest.registry import COT_SUFFIXES, iter_input_files, read_input
 from guetteur.llm import ChatModel, ModelSettings, open_model, resolve_settings
 from guetteur.model import Clearance, Document, Grade, Marking, Severity, Track
 from guetteur.pipeline.alerts import (
@@ -85,6 +86,36 @@ CACHE_DIR = "cache"  # derived files (ATT&CK technique embeddings), safe to dele
 ASSETS_FILE = "assets.csv"  # optional: host,criticality (1..5) for incident severity
 CONFIG_FILE = "config.toml"  # optional: [llm] mode, url, model, gguf, timeout, ...
 MODELS_MANIFEST = "models.sha256"  # SHA-256 of the weights files users bring
+
+
+def _split_cot(
+    paths: Sequence[Path], follow_links: bool
+) -> tuple[list[Path], list[tuple[Path, bytes | IngestError]], list[IngestError]]:
+    """The inputs' files split into documents and CoT files (with their bytes, or why
+    they cannot be read), and the walk's refusals (FIFOs, links out of the folders...)."""
+    documents: list[Path] = []
+    captures: list[tuple[Path, bytes | IngestError]] = []
+    skipped: list[IngestError] = []
+    for item in iter_input_files(paths, follow_links=follow_links):
+        if isinstance(item, IngestError):
+            skipped.append(item)
+            continue
+        suffix = item.suffix.lower()
+        if suffix in COT_SUFFIXES:
+            try:
+                data: bytes | IngestError = read_input(item)
+            except IngestError as error:
+                data = error  # a .xml that cannot be read: the document parser says why
+            if suffix == ".cot" or (isinstance(data, bytes) and looks_like_cot(data)):
+                captures.append((item, data))
+                continue
+        documents.append(item)
+    return documents, captures, skipped
+
+
+def _without_prefix(message: str, where: str) -> str:
+    """A refusal's reason without the file name it opens with (listed beside it)."""
+    return message[len(where) :].lstrip(":").strip() if message.startswith(where) else message
 
 
 def resolve_home(home: str | Path | None) -> Path:
@@ -327,6 +358,8 @@ class Workspace:
         on_file: Callable[[Path], None] = lambda path: None,
         follow_links: bool = False,
     ) -> IngestReport:
+        """Ingest files and folders: documents, and CoT events and captures (.cot, and
+        .xml holding an <event>) as track positions at `marking` (or the source's default)."""
         require(actor.role, ANALYST, "ingest")
         options = IngestOptions(
             source=source,
@@ -336,10 +369,63 @@ class Workspace:
             clearance=actor.clearance,
             follow_links=follow_links,
         )
-        report = ingest_paths(self.store, paths, options, enricher=self.enricher, on_file=on_file)
+        documents, captures, skipped = _split_cot(paths, follow_links)
+        if not captures:
+            report = ingest_paths(
+                self.store, paths, options, enricher=self.enricher, on_file=on_file
+            )
+        else:
+            report = IngestReport()
+            if documents:
+                report = ingest_paths(
+                    self.store, documents, options, enricher=self.enricher, on_file=on_file
+                )
+            for error in skipped:
+                report.fail(error.origin, error.reason)
+                on_file(Path(error.origin))
+            report.positions = self._ingest_cot_files(actor, captures, options, report, on_file)
         if report.ingested:
             self.evaluate_watches()
         return report
+
+    def _ingest_cot_files(
+        self,
+        actor: User,
+        captures: list[tuple[Path, bytes | IngestError]],
+        options: IngestOptions,
+        report: IngestReport,
+        on_file: Callable[[Path], None],
+    ) -> CotIngestReport:
+        """Each CoT file's events, at the run's --marking and the source's default (the
+        higher); refused files and events go to `report.failed` with their reasons."""
+        given = (options.marking, self.store.source_default_marking(options.source))
+        stated = [m for m in given if m is not None]
+        channel = high_water_mark(stated) if stated else None
+        total = CotIngestReport()
+        for path, data in captures:
+            where = str(path)
+            try:
+                if isinstance(data, IngestError):
+                    raise CotError(f"{where}: {data.reason}")
+                if channel is None:
+                    raise CotError(
+                        f"{where}: no marking: a CoT file has no banner and none was given "
+                        "(use --marking, e.g. --marking 'NATO RESTRICTED // REL TO FRA', "
+                        "or set the source's default)"
+                    )
+                events, refused = parse_events(data, where)
+                done = self.ingest_cot(actor, events, options.source, channel)
+            except CotError as error:
+                report.fail(where, _without_prefix(str(error), where))
+                continue
+            finally:
+                on_file(path)
+            total.stored += done.stored
+            total.duplicates += done.duplicates
+            for reason in [*refused, *done.failed]:
+                report.fail(where, _without_prefix(reason, where))
+                total.failed.append(reason)
+        return total
 
     def reindex(self, actor: User) -> int:
         """Re-run enrichment over every document (after a model or lexicon change).

@@ -109,6 +109,9 @@ def ingest(
     else:
         counts = (report.ingested, report.duplicates, report.raised, len(report.failed))
         click.echo("ingested {}, duplicates {}, raised {}, failed {}".format(*counts))
+        if report.positions is not None:
+            positions = (report.positions.stored, report.positions.duplicates)
+            click.echo("track positions stored {}, duplicates {}".format(*positions))
         for failure in payload["failed"]:
             click.echo(f"  failed: {failure['path']}: {failure['error']}", err=True)
     if report.failed:

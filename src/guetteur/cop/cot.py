@@ -35,6 +35,7 @@ __all__ = [
     "CotError",
     "CotEvent",
     "event_marking",
+    "looks_like_cot",
     "parse_event",
     "parse_events",
     "split_stream",
@@ -214,6 +215,19 @@ def split_stream(buffer: bytearray) -> Iterator[bytes]:
         chunk = bytes(buffer[start if 0 <= start < end else 0 : end + len(_END)])
         del buffer[: end + len(_END)]
         yield chunk
+
+
+def looks_like_cot(data: bytes) -> bool:
+    """Whether a file's bytes open with a CoT `<event` (after a BOM, an XML declaration,
+    comments and whitespace): how `guetteur ingest` tells a CoT .xml from a feed."""
+    body = data[:4096].lstrip(b"\xef\xbb\xbf").lstrip()
+    if body.startswith(b"<?xml"):
+        end = body.find(b"?>")
+        body = body[end + 2 :].lstrip() if end >= 0 else b""
+    while body.startswith(b"<!--"):
+        end = body.find(b"-->")
+        body = body[end + 3 :].lstrip() if end >= 0 else b""
+    return body.startswith(b"<event") and body[6:7] in (b" ", b"\t", b"\r", b"\n", b">", b"/")
 
 
 def parse_events(data: bytes, where: str) -> tuple[list[CotEvent], list[str]]:

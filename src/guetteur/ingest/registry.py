@@ -40,11 +40,13 @@ from guetteur.ingest.pdf import parse_pdf
 from guetteur.ingest.text import parse_text
 
 __all__ = [
+    "COT_SUFFIXES",
     "MAX_FILE_BYTES",
     "SUPPORTED_SUFFIXES",
     "iter_input_files",
     "parse_file",
     "parser_for",
+    "read_input",
 ]
 
 # Every file is read whole into memory before parsing; 200 MB bounds that on a
@@ -68,6 +70,11 @@ _PARSERS: dict[str, Parser] = {
     ".jsonl": parse_json_lines,
     ".ndjson": parse_json_lines,
 }
+
+# Cursor-on-Target events and captures: .cot always, .xml when it holds an
+# <event>. They are track positions, not documents: the workspace sends them
+# to the tracks pipeline (pipeline/tracks.py) before documents are parsed.
+COT_SUFFIXES: frozenset[str] = frozenset({".cot", ".xml"})
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(_PARSERS)
 
@@ -151,7 +158,8 @@ def _walk(
                 yield IngestError(str(child), error.strerror or type(error).__name__)
             continue
         is_dir, is_file = stat.S_ISDIR(info.st_mode), stat.S_ISREG(info.st_mode)
-        if is_file and child.suffix.lower() not in SUPPORTED_SUFFIXES:
+        suffix = child.suffix.lower()
+        if is_file and suffix not in SUPPORTED_SUFFIXES and suffix not in COT_SUFFIXES:
             continue
         if is_link and not follow_links:
             target = Path(os.path.realpath(child))
@@ -203,6 +211,19 @@ def parse_file(path: Path) -> Iterator[RawDocument]:
             f"{MAX_FILE_BYTES / 2**20:.0f} MB): split it first",
         )
     yield from parser(path, _read_bytes(path))
+
+
+def read_input(path: Path) -> bytes:
+    """The bytes of one input file, read as `parse_file` reads them (regular files only,
+    within MAX_FILE_BYTES, never blocking); IngestError naming it otherwise."""
+    size = _regular_file_size(path)
+    if size > MAX_FILE_BYTES:
+        raise IngestError(
+            str(path),
+            f"too large ({size / 2**20:.0f} MB, the limit is "
+            f"{MAX_FILE_BYTES / 2**20:.0f} MB): split it first",
+        )
+    return _read_bytes(path)
 
 
 def _regular_file_size(path: Path) -> int:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from guetteur._exceptions import GuetteurError, IngestError, MarkingError, NoMarkingError
 from guetteur.enrich.embeddings import embed
@@ -34,6 +35,9 @@ from guetteur.pipeline.chunking import chunk_text
 from guetteur.pipeline.enrichment import Enricher, Enrichment, enrichment_note
 from guetteur.security.markings import high_water_mark, may_read
 from guetteur.store.base import NewDocument, Spill, Store
+
+if TYPE_CHECKING:
+    from guetteur.pipeline.tracks import CotIngestReport
 
 __all__ = [
     "IngestOptions",
@@ -71,6 +75,8 @@ class IngestReport:
     raised: int = 0  # copies the writer may read whose marking this run raised
     failed: list[dict[str, str]] = field(default_factory=list)
     doc_ids: list[str] = field(default_factory=list)
+    # CoT files among the inputs: their positions (pipeline/tracks.py); None when none.
+    positions: CotIngestReport | None = None
 
     def fail(self, origin: str, error: str) -> None:
         self.failed.append({"path": origin, "error": error})
