@@ -206,7 +206,11 @@ def entity_detail_json(detail: EntityDetail) -> dict[str, Any]:
             for m in detail.mentions
         ],
         "cooccurring": [entity_summary_json(e) for e in detail.cooccurring],
-        "marking": str(marking_of(m.marking for m in detail.mentions)),
+        "tracks": [track_json(t) for t in detail.tracks],
+        "marking": str(
+            marking_of([*(m.marking for m in detail.mentions),
+                        *(_last(t).marking for t in detail.tracks)])
+        ),
     }  # fmt: skip
 
 

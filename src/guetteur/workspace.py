@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 from guetteur._exceptions import IngestError, NotFoundError, PermissionDeniedError, WorkspaceError
 from guetteur.accounts import Accounts
 from guetteur.cop.cot import CotError, CotEvent, looks_like_cot, parse_events
+from guetteur.cop.picture import events_near, name_key, tracks_named
 from guetteur.cyber.attack import Catalogue, TechniqueMapper, load_catalogue
 from guetteur.cyber.intel import incident_bundle, validate_bundle
 from guetteur.cyber.sigma import RuleSet, load_rule, load_rules
@@ -470,15 +472,50 @@ class Workspace:
         return found
 
     def entity(self, reader: User, name_or_id: str) -> EntityDetail:
+        """An entity from the reader's documents, with the tracks whose callsign it is;
+        or, named by no readable document, a callsign only the reader's tracks give."""
+        tracks = self.store.list_tracks(reader.clearance)
         try:
             detail = self.store.get_entity(name_or_id, reader.clearance)
+            named = tracks_named(tracks, detail.entity.type, detail.aliases)
+            detail = replace(detail, tracks=tuple(named))
         except NotFoundError:
-            self.store.audit(reader.name, "entity", {"query": name_or_id, "found": False})
-            raise
+            found = self._callsign_of_tracks(tracks, name_or_id)
+            if found is None:
+                self.store.audit(reader.name, "entity", {"query": name_or_id, "found": False})
+                raise
+            detail = found
         self.store.audit(
             reader.name, "entity", {"query": name_or_id, "found": True, "id": detail.entity.id}
         )
         return detail
+
+    def _callsign_of_tracks(self, tracks: Sequence[Track], query: str) -> EntityDetail | None:
+        """The callsign entity that tracks alone give (no readable report names it),
+        found by its name or by its id — the id a report naming it would give it."""
+        by_key: dict[str, list[Track]] = {}
+        for track in tracks:
+            if track.callsign:
+                by_key.setdefault(name_key(track.callsign, "callsign"), []).append(track)
+        key = name_key(query, "callsign")
+        if key not in by_key:
+            key = next(
+                (k for k in by_key if self.store.opaque_id("entity", "callsign", k) == query), ""
+            )
+        named = by_key.get(key) if key else None
+        if not named:
+            return None
+        spellings = sorted({t.callsign for t in named if t.callsign})
+        name = min(spellings, key=lambda s: (-sum(t.callsign == s for t in named), s))
+        summary = EntitySummary(
+            self.store.opaque_id("entity", "callsign", key), name, "callsign", 0, 0
+        )
+        return EntityDetail(summary, spellings, [], [], tuple(named))
+
+    def track_history(self, reader: User, track: Track) -> list[EventRow]:
+        """Events of the reader's reports that name the track or happened near it
+        (cop/picture.py: within 5 km and 6 hours of one of its positions)."""
+        return events_near(track, self.store.list_events(reader.clearance))
 
     def events(
         self, reader: User, since: datetime | None = None, bbox: BBox | None = None

@@ -70,6 +70,12 @@ def entity(context: click.Context, name_or_id: str, as_json: bool, as_user: str 
         click.echo(f"  {m.doc_id} [{m.start}:{m.end}] {m.text!r} ({m.marking})")
     if detail.cooccurring:
         click.echo("appears with: " + ", ".join(f"{c.name} ({c.type})" for c in detail.cooccurring))
+    for track in detail.tracks:
+        last = track.positions[-1]
+        click.echo(
+            f"track {track.uid} ({track.type}): {last.lat:.5f}, {last.lon:.5f} at "
+            f"{last.time.isoformat()} ({last.marking})"
+        )
 
 
 @main.command()

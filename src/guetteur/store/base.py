@@ -145,6 +145,8 @@ class EntityDetail:
     aliases: Sequence[str]
     mentions: Sequence[MentionRow]
     cooccurring: Sequence[EntitySummary]  # `mentions` there counts shared documents
+    # Tracks whose callsign is this entity (cop/picture.py), as the reader's positions draw them.
+    tracks: Sequence[Track] = ()
 
 
 @dataclass(frozen=True)
