@@ -231,19 +231,35 @@ def looks_like_cot(data: bytes) -> bool:
 
 
 def parse_events(data: bytes, where: str) -> tuple[list[CotEvent], list[str]]:
-    """Every event of a file or capture: the ones read, and why the others were refused."""
+    """Every event of a file or capture: the ones read, and why the others were refused.
+
+    Framed as TAK frames a stream, after each `</event>`: one bad event — too
+    large, not well-formed, off the globe — is refused with its reason and
+    the others load. A frame holding a DOCTYPE or entity declaration is
+    refused whole, even where the declaration precedes its `<event`: its
+    entities would otherwise fail later under another name.
+    """
     body = re.sub(rb"^\s*<\?xml[^>]*\?>", b"", data.lstrip(b"\xef\xbb\xbf"), count=1)
-    if _DTD.search(body):
-        raise CotError(f"{where}: DOCTYPE or entity declarations are refused")
-    buffer = bytearray(body)
-    events, failed = [], []
-    for index, chunk in enumerate(split_stream(buffer), start=1):
+    events: list[CotEvent] = []
+    failed: list[str] = []
+    position = index = 0
+    while (end := body.find(_END, position)) >= 0:
+        frame = body[position : end + len(_END)]
+        position = end + len(_END)
+        index += 1
+        label = f"{where}#{index}"
+        if _DTD.search(frame):
+            failed.append(f"{label}: DOCTYPE or entity declarations are refused")
+            continue
+        start = frame.find(b"<event")
         try:
-            events.append(parse_event(chunk, f"{where}#{index}"))
+            events.append(parse_event(frame[start:] if start >= 0 else frame, label))
         except CotError as error:
             failed.append(str(error))
-    if buffer.strip():
-        failed.append(f"{where}: {len(buffer.strip())} bytes after the last </event>")
+    rest = body[position:].strip()
+    if rest:
+        dtd = " (DOCTYPE or entity declarations are refused)" if _DTD.search(rest) else ""
+        failed.append(f"{where}: {len(rest)} bytes after the last </event>{dtd}")
     if not events and not failed:
         raise CotError(f"{where}: no <event> in the file")
     return events, failed

@@ -34,7 +34,7 @@ from guetteur.cyber.attack import CYBER_PROSE
 from guetteur.enrich.embeddings import embed
 from guetteur.enrich.language import detect_language
 from guetteur.llm.base import ChatModel
-from guetteur.model import Clearance, Document, Marking
+from guetteur.model import Clearance, Document, Marking, Track
 from guetteur.products.ask import rewrite_extracts
 from guetteur.products.citations import split_sentences
 from guetteur.products.cited import Citation as SourceExtract
@@ -50,7 +50,7 @@ __all__ = ["FORMATS", "Brief", "Section", "write_brief"]
 
 FORMATS: dict[str, tuple[str, ...]] = {
     "intsum": ("general", "area", "actor", "cyber", "logistics", "assessment", "gaps"),
-    "sitrep": ("general", "actor", "area", "logistics", "cyber", "assessment"),
+    "sitrep": ("general", "actor", "area", "tracks", "logistics", "cyber", "assessment"),
     "daily": ("general", "chronology", "cyber", "assessment"),
 }
 HEADINGS: dict[str, dict[str, str]] = {
@@ -63,6 +63,7 @@ HEADINGS: dict[str, dict[str, str]] = {
     "assessment": {"en": "Assessment", "fr": "Évaluation"},
     "gaps": {"en": "Gaps", "fr": "Lacunes"},
     "chronology": {"en": "Events in time order", "fr": "Chronologie"},
+    "tracks": {"en": "Tracks in the area", "fr": "Pistes dans la zone"},
 }
 TITLES = {
     "intsum": {"en": "INTSUM", "fr": "INTSUM"},
@@ -71,7 +72,7 @@ TITLES = {
 }
 PER_SECTION = {
     "general": 4, "area": 2, "actor": 2, "cyber": 4, "logistics": 4, "assessment": 3,
-    "gaps": 3, "chronology": 8,
+    "gaps": 3, "chronology": 8, "tracks": 8,
 }  # fmt: skip
 GROUPS_PER_SECTION = 3  # areas / actors shown, those named in the most reports first
 CORROBORATION = 0.88  # cosine above which two sentences say the same thing
@@ -363,6 +364,8 @@ def write_brief(
         elif key == "general":
             unthemed = [e for e in extracts if e.theme is None]
             raw_sections.append((heading, _pick(unthemed, PER_SECTION[key], taken)))
+        elif key == "tracks":
+            raw_sections.append((heading, []))  # written from positions, below
         elif key == "chronology":
             timed = [e for e in extracts if e.doc.reported_at is not None]
             raw_sections.append((heading, _pick(timed, PER_SECTION[key], taken)))
@@ -389,7 +392,12 @@ def write_brief(
     dropped: list[str] = []
     model_id: str | None = None
     sections: list[Section] = []
+    tracks_heading = HEADINGS["tracks"][language] if "tracks" in FORMATS[form] else None
     for heading, picked in raw_sections:
+        if heading == tracks_heading:
+            tracks = store.list_tracks(reader, bbox, since)
+            sections.append(Section(heading, _track_statements(tracks, reader, language)))
+            continue
         statements = [_statement(e, clearance, language, source_numbers) for e in picked]
         if model is not None and picked:
             rewritten, lost, model_id = _rewrite(
@@ -406,6 +414,56 @@ def write_brief(
         tuple(sorted(releasable_to)), tuple(sections), tuple(sources),
         "model" if model_id else "extractive", model_id, tuple(dropped), len(documents),
     )  # fmt: skip
+
+
+_TRACK_WORDS = {
+    "en": {"track": "track", "at": "last reported at", "on": "on", "source": "source"},
+    "fr": {"track": "piste", "at": "signalée en dernier à", "on": "le", "source": "source"},
+}
+_AFFILIATIONS_FR = {
+    "pending": "en attente", "unknown": "inconnue", "assumed friend": "amie présumée",
+    "friend": "amie", "neutral": "neutre", "suspect": "suspecte", "hostile": "hostile",
+    "joker": "joker", "faker": "faker", "none": "non précisée", "other": "autre",
+}  # fmt: skip
+_DIMENSIONS_FR = {
+    "space": "espace", "air": "air", "ground": "terrestre", "sea surface": "surface",
+    "subsurface": "sous-marine", "special operations forces": "forces spéciales",
+    "other": "autre", "unknown": "inconnue",
+}  # fmt: skip
+
+
+def _track_statements(
+    tracks: Sequence[Track], reader: Clearance, language: str
+) -> tuple[Statement, ...]:
+    """The most recently reported tracks, one sentence each, from the reader's readable
+    positions (in the brief's box and period): each carries its last position's marking
+    and cites no report — its source is the track feed it names."""
+    words = _TRACK_WORDS[language]
+    latest = sorted(tracks, key=lambda t: (-_last_time(t), t.uid))[: PER_SECTION["tracks"]]
+    statements = []
+    for track in latest:
+        last = track.positions[-1]
+        kind = [track.affiliation, track.dimension]
+        if language == "fr":
+            kind = [_AFFILIATIONS_FR.get(k or "", k) if i == 0 else _DIMENSIONS_FR.get(k or "", k)
+                    for i, k in enumerate(kind)]  # fmt: skip
+        described = " ".join(k for k in kind if k)
+        name = " ".join((track.callsign or track.uid).split())
+        when = last.time.strftime("%d%H%MZ%b%y").upper()
+        text = (
+            f"{name}: {words['track']} {described + ' ' if described else ''}({track.type}), "
+            f"{words['at']} {last.lat:.4f}, {last.lon:.4f} {words['on']} {when} "
+            f"(uid {track.uid}, {len(track.positions)} position(s), "
+            f"{words['source']} {last.source})."
+        )
+        statements.append(
+            Statement(text, (), product_marking([last.marking], reader), (), language)
+        )
+    return tuple(statements)
+
+
+def _last_time(track: Track) -> float:
+    return track.positions[-1].time.timestamp()
 
 
 _REWRITE = {
