@@ -128,10 +128,39 @@ def test_entity_detail(home: Path, workspace: Workspace) -> None:
         payload = cli(home, "entity", "Narva", "--as", reader, "--json")
         detail = workspace.entity(workspace.user(reader), "Narva")
         assert payload == printed(views.entity_detail_json(detail))
-        assert payload["marking"] == high_water(m["marking"] for m in payload["mentions"])
-    assert cli(home, "entity", "Narva", "--json")["marking"] == "NATO SECRET // REL TO FRA, LUX"
+        learnt_from = [m["marking"] for m in payload["mentions"]]
+        learnt_from += [e["marking"] for e in payload["cooccurring"]]
+        assert payload["marking"] == high_water(learnt_from)
+    # ops: Narva is named in the SECRET report, with APT28, which the CRYPTO report names
+    # too (the names of what it appears with are learnt from all their documents).
+    ops = cli(home, "entity", "Narva", "--json")
+    assert {m["marking"] for m in ops["mentions"]} == {
+        "NATO SECRET // REL TO FRA, LUX",
+        "NATO RESTRICTED // REL TO FRA, LUX",
+    }
+    (apt28,) = [e for e in ops["cooccurring"] if e["name"] == "APT28"]
+    assert apt28["marking"] == ops["marking"] == "NATO SECRET // REL TO FRA // CRYPTO"
     lux = cli(home, "entity", "Narva", "--as", "lux_nr", "--json")
     assert lux["marking"] == "NATO RESTRICTED // REL TO FRA, LUX"
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_entities_are_marked_each_and_together(home: Path, reader: str) -> None:
+    listed = cli(home, "entities", "--as", reader, "--json")
+    assert listed["marking"] == high_water(
+        [str(views.NOTHING_MARKED)] + [e["marking"] for e in listed["entities"]]
+    )
+    expected = {
+        "ops": "NATO SECRET // REL TO FRA // CRYPTO",
+        "lux_nr": "NATO RESTRICTED // REL TO FRA, LUX",
+        "deu_nc": "UNCLASSIFIED",
+    }
+    assert listed["marking"] == expected[reader]
+    # Only what is returned marks the list, not what the reader may read.
+    equipment = cli(home, "entities", "--type", "equipment", "--as", reader, "--json")
+    if reader != "deu_nc":
+        assert [e["name"] for e in equipment["entities"]] == ["BTR-82A"]
+        assert equipment["marking"] == "NATO RESTRICTED // REL TO FRA, LUX"
 
 
 @pytest.mark.skipif(not EVE.is_file(), reason="../shared/data not present")
@@ -191,6 +220,7 @@ def test_nothing_returned_is_marked_with_the_lowest_marking(home: Path) -> None:
     for command in (
         ("search", "fuel depot Tapa", "--json"),
         ("stats", "--json"),
+        ("entities", "--json"),
         ("events", "--json"),
         ("events", "--geojson"),
         ("alerts", "--json"),

@@ -184,19 +184,21 @@ def entity_summary_json(entity: EntitySummary) -> dict[str, Any]:
         "documents": entity.documents,
         "lat": entity.lat,
         "lon": entity.lon,
+        "marking": str(entity.marking),
     }
 
 
 def entities_json(found: Sequence[EntitySummary]) -> dict[str, Any]:
-    return {"entities": [entity_summary_json(e) for e in found]}
+    return {
+        "entities": [entity_summary_json(e) for e in found],
+        "marking": str(marking_of(e.marking for e in found)),
+    }
 
 
 def entity_detail_json(detail: EntityDetail) -> dict[str, Any]:
-    """One entity as `guetteur entity X` shows it, marked by the mentions it is known from.
-
-    Its name, aliases, counts and co-occurrences all come from the documents
-    holding those mentions, so their high-water mark covers the whole payload.
-    """
+    """One entity as `guetteur entity X` shows it, marked by what it is known from:
+    its mentions, the documents that name the entities it appears with (their
+    names and positions are learnt from those), and its tracks."""
     return {
         **entity_summary_json(detail.entity),
         "aliases": list(detail.aliases),
@@ -209,6 +211,7 @@ def entity_detail_json(detail: EntityDetail) -> dict[str, Any]:
         "tracks": [track_json(t) for t in detail.tracks],
         "marking": str(
             marking_of([*(m.marking for m in detail.mentions),
+                        *(e.marking for e in detail.cooccurring),
                         *(_last(t).marking for t in detail.tracks)])
         ),
     }  # fmt: skip

@@ -507,8 +507,10 @@ class Workspace:
             return None
         spellings = sorted({t.callsign for t in named if t.callsign})
         name = min(spellings, key=lambda s: (-sum(t.callsign == s for t in named), s))
+        # Named by the tracks' callsigns, each from its last readable position.
+        marking = high_water_mark(t.positions[-1].marking for t in named)
         summary = EntitySummary(
-            self.store.opaque_id("entity", "callsign", key), name, "callsign", 0, 0
+            self.store.opaque_id("entity", "callsign", key), name, "callsign", 0, 0, marking
         )
         return EntityDetail(summary, spellings, [], [], tuple(named))
 

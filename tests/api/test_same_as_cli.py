@@ -128,7 +128,12 @@ def record_markings(path: str, body: dict[str, Any]) -> list[str]:
     if path.startswith("/api/incidents/"):
         return [a["marking"] for a in body["alerts"]] + [i["marking"] for i in body["indicators"]]
     if path.startswith("/api/entities/"):
-        return [m["marking"] for m in body["mentions"]]
+        # Also what the names of the entities it appears with were learnt from.
+        return [m["marking"] for m in body["mentions"]] + [
+            e["marking"] for e in body["cooccurring"]
+        ]
+    if path == "/api/entities":
+        return [e["marking"] for e in body["entities"]]
     if path == "/api/stats":
         return list(body["by_marking"])
     raise AssertionError(f"no records known for {path}")

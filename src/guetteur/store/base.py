@@ -119,13 +119,18 @@ BBox = tuple[float, float, float, float]  # west, south, east, north (degrees)
 
 @dataclass(frozen=True)
 class EntitySummary:
-    """An entity as one reader may know it: only from documents they may read."""
+    """An entity as one reader may know it: only from documents they may read.
+
+    `marking` is the high-water mark of the documents its name, aliases, counts
+    and position were learnt from: every readable document that mentions it.
+    """
 
     id: str
     name: str
     type: str
     mentions: int
     documents: int
+    marking: Marking
     lat: float | None = None
     lon: float | None = None
 

@@ -25,6 +25,7 @@ from guetteur._exceptions import NotFoundError
 from guetteur._text import fold as fold_name
 from guetteur.enrich.resolution import group_similar_names
 from guetteur.model import Clearance, EntityRef, Event
+from guetteur.security.markings import high_water_mark
 from guetteur.store.base import (
     BBox,
     DocumentMention,
@@ -52,6 +53,7 @@ class _Known:
     per_document: Counter[str] = field(default_factory=Counter)
     surfaces: Counter[str] = field(default_factory=Counter)
     canonicals: Counter[str] = field(default_factory=Counter)
+    marking_ids: set[int] = field(default_factory=set)  # of the documents that mention it
 
 
 @dataclass(frozen=True)
@@ -188,20 +190,22 @@ class EntityStore(StoreCore):
         """
         params: dict[str, Any] = {"readable": readable, "type": entity_type}
         rows = self._db.execute(
-            "SELECT e.id, e.type, e.key, e.lat, e.lon, m.doc_id, m.text, m.canonical, COUNT(*) "
+            "SELECT e.id, e.type, e.key, e.lat, e.lon, m.doc_id, m.text, m.canonical, "
+            "m.marking_id, COUNT(*) "
             "FROM mentions m JOIN entities e ON e.id = m.entity_id "
             "WHERE m.marking_id IN (SELECT value FROM json_each(:readable)) "
             + ("AND e.type = :type " if entity_type else "")
-            + "GROUP BY e.id, m.doc_id, m.text, m.canonical",
+            + "GROUP BY e.id, m.doc_id, m.text, m.canonical, m.marking_id",
             params,
         )
         known: dict[str, _Known] = {}
-        for row_id, kind, key, lat, lon, doc_id, text, canonical, count in rows:
+        for row_id, kind, key, lat, lon, doc_id, text, canonical, marking_id, count in rows:
             entity = known.get(row_id)
             if entity is None:
                 entity = known[row_id] = _Known(kind, key, lat, lon)
             entity.mentions += count
             entity.per_document[doc_id] += count
+            entity.marking_ids.add(marking_id)
             entity.surfaces[" ".join(text.split())] += count
             if canonical:
                 entity.canonicals[canonical] += count
@@ -220,8 +224,7 @@ class EntityStore(StoreCore):
                 group_of_id[self.entity_public_id(kind, known[row_id].key)] = group.summary.id
         return _ReaderView(groups, group_of_row, group_of_id)
 
-    @staticmethod
-    def _group(group_id: str, entities: list[_Known]) -> _Group:
+    def _group(self, group_id: str, entities: list[_Known]) -> _Group:
         canonicals: Counter[str] = Counter()
         surfaces: Counter[str] = Counter()
         per_document: Counter[str] = Counter()
@@ -234,12 +237,14 @@ class EntityStore(StoreCore):
         name = _most_common(canonicals) or _most_common(surfaces) or ""
         by_weight = sorted(entities, key=lambda e: (-e.mentions, e.key))
         lat, lon = next(((e.lat, e.lon) for e in by_weight if e.lat is not None), (None, None))
+        marking_ids = sorted(set().union(*(e.marking_ids for e in entities)))
         summary = EntitySummary(
             group_id,
             name,
             entities[0].type,
             sum(e.mentions for e in entities),
             len(per_document),
+            high_water_mark(self._marking(i) for i in marking_ids),
             lat,
             lon,
         )
@@ -290,7 +295,9 @@ class EntityStore(StoreCore):
 
     @staticmethod
     def _cooccurring(view: _ReaderView, group: _Group) -> list[EntitySummary]:
-        """Entities named in the documents that name `group`: counts over those documents."""
+        """Entities named in the documents that name `group`: counts over those documents.
+
+        Name, position and marking are each one's own, from all its documents."""
         shared: dict[str, tuple[int, int]] = {}
         for other in view.groups.values():
             if other is group:
@@ -304,7 +311,8 @@ class EntityStore(StoreCore):
         summaries = [
             EntitySummary(
                 gid, view.groups[gid].summary.name, view.groups[gid].summary.type,
-                mentions, documents, view.groups[gid].summary.lat, view.groups[gid].summary.lon,
+                mentions, documents, view.groups[gid].summary.marking,
+                view.groups[gid].summary.lat, view.groups[gid].summary.lon,
             )
             for gid, (mentions, documents) in shared.items()
         ]  # fmt: skip
