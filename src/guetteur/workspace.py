@@ -11,21 +11,44 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from guetteur._exceptions import IngestError, NotFoundError, PermissionDeniedError, WorkspaceError
+from guetteur._exceptions import (
+    IngestError,
+    InvalidStixError,
+    NotFoundError,
+    PermissionDeniedError,
+    WorkspaceError,
+)
 from guetteur.accounts import Accounts
 from guetteur.cop.cot import CotError, CotEvent, looks_like_cot, parse_events
 from guetteur.cop.picture import events_near, name_key, tracks_named
 from guetteur.cyber.attack import Catalogue, TechniqueMapper, load_catalogue
-from guetteur.cyber.intel import incident_bundle, validate_bundle
+from guetteur.cyber.intel import incident_bundle, load_intel_json, parse_stix, validate_bundle
 from guetteur.cyber.sigma import RuleSet, load_rule, load_rules
+from guetteur.cyber.stix_out import (
+    EPOCH,
+    INCIDENTS,
+    INTEL,
+    INTEL_TITLE_PREFIX,
+    StixEntry,
+    TaxiiPage,
+    TaxiiQuery,
+    incident_entries,
+    intel_document_objects,
+    intel_entries,
+    select_page,
+    split_by_marking,
+    stix_version,
+    unseen,
+)
 from guetteur.cyber.triage import summarise
 from guetteur.ingest.registry import COT_SUFFIXES, iter_input_files, read_input
 from guetteur.llm import ChatModel, ModelSettings, open_model, resolve_settings
@@ -39,7 +62,7 @@ from guetteur.pipeline.alerts import (
 )
 from guetteur.pipeline.enrichment import GAZETTEER_FILE, Enricher
 from guetteur.pipeline.ingest import IngestOptions, IngestReport, ingest_paths, reindex
-from guetteur.pipeline.intel import IntelImportReport, import_intel
+from guetteur.pipeline.intel import IntelImportReport, file_marking, import_intel
 from guetteur.pipeline.tracks import CotIngestReport, store_positions
 from guetteur.products import IncidentView, incidents_for
 from guetteur.products.ask import Answer, answer_question
@@ -88,6 +111,7 @@ CACHE_DIR = "cache"  # derived files (ATT&CK technique embeddings), safe to dele
 ASSETS_FILE = "assets.csv"  # optional: host,criticality (1..5) for incident severity
 CONFIG_FILE = "config.toml"  # optional: [llm] mode, url, model, gguf, timeout, ...
 MODELS_MANIFEST = "models.sha256"  # SHA-256 of the weights files users bring
+INTEL_DIR = "intel"  # bundles pulled from partners' TAXII servers, kept: origins point into them
 
 
 def _split_cot(
@@ -839,6 +863,118 @@ class Workspace:
         )
         validate_bundle(bundle)
         return bundle
+
+    def import_intel_objects(
+        self,
+        actor: User,
+        objects: Sequence[Mapping[str, Any]],
+        name: str,
+        source: str,
+        marking: Marking | None = None,
+    ) -> list[tuple[Path, Marking, IntelImportReport]]:
+        """STIX objects pulled from a partner's TAXII collection, each kept at its own marking.
+
+        Objects already pulled in the same version are left out (with what the
+        new ones need: marking definitions, attributions), so pulling a whole
+        collection again stores nothing twice. The rest is split into one
+        bundle per set of markings (`split_by_marking`); each is kept in
+        WORKSPACE/intel/ as NAME-N.json, the file its records' origins point
+        into, and imported as `import_intel` imports a file. Every bundle's
+        marking is decided before anything is stored: one that states none,
+        with no `marking` and no default for `source`, refuses the whole pull.
+        Returns each file with its marking and import report.
+        """
+        require(actor.role, ANALYST, "intel import")
+        folder = self.home / INTEL_DIR
+        folder.mkdir(mode=0o700, exist_ok=True)
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "taxii"
+        default = self.store.source_default_marking(source)
+        planned: list[tuple[Path, Marking, dict[str, Any]]] = []
+        for number, bundle in enumerate(
+            split_by_marking(unseen(objects, self._pulled_versions(folder))), start=1
+        ):
+            path = folder / f"{stem}-{number}.json"
+            chosen = file_marking(path, parse_stix(bundle, str(path)), marking, default)
+            planned.append((path, chosen, bundle))
+        imported: list[tuple[Path, Marking, IntelImportReport]] = []
+        for path, chosen, bundle in planned:
+            # O_EXCL: a pull never overwrites the file an earlier one's origins point into.
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                json.dump(bundle, handle, ensure_ascii=False)
+            try:
+                report = self.import_intel(actor, path, source, marking)
+            except BaseException:
+                path.unlink()  # not imported: the next pull must not count it as pulled
+                raise
+            imported.append((path, chosen, report))
+        return imported
+
+    @staticmethod
+    def _pulled_versions(folder: Path) -> set[tuple[str, str]]:
+        """(id, version) of every object the kept pulls hold."""
+        seen: set[tuple[str, str]] = set()
+        for path in sorted(folder.glob("*.json")):
+            bundle = load_intel_json(path)
+            objects = bundle.get("objects") if isinstance(bundle, dict) else None
+            for stix in objects if isinstance(objects, list) else []:
+                if isinstance(stix, dict) and isinstance(stix.get("id"), str):
+                    seen.add((stix["id"], stix_version(stix)))
+        return seen
+
+    def taxii_page(
+        self, reader: User, collection: str, query: TaxiiQuery, endpoint: str = "objects"
+    ) -> TaxiiPage:
+        """One page of a TAXII collection ('intel' or 'incidents'), as `reader` may receive it.
+
+        TAXII is the face partners pull from, so it serves what a tear-line
+        release to the reader's own nation would pass: `may_read` under
+        `Clearance.for_release_to({nationality})` — level within the reader's
+        clearance, the nation within the marking's releasability (its REL TO,
+        or what its label implies: NATO labels the NATO nations, French
+        national labels FRA only, plain UNCLASSIFIED everyone), and no caveat
+        at all, even one the reader holds. The page served is audited.
+        """
+        page = select_page(self._taxii_entries(reader, collection), query)
+        self.store.audit(
+            reader.name,
+            "taxii.read",
+            {"collection": collection, "endpoint": endpoint, "ids": [e.id for e in page.entries]},
+        )
+        return page
+
+    def _taxii_entries(self, reader: User, collection: str) -> list[StixEntry]:
+        nation = frozenset({reader.clearance.nationality})
+        release = replace(reader, clearance=reader.clearance.for_release_to(nation))
+        if collection == INCIDENTS.alias:
+            exported = []
+            for view in self._incidents(release):
+                try:
+                    bundle = self.incident_stix(view)
+                except InvalidStixError:
+                    raise
+                except ValueError:  # no observable, indicator or technique: no STIX to carry
+                    continue
+                exported.append((bundle, view.marking, view.incident.last_seen))
+            return incident_entries(exported)
+        if collection != INTEL.alias:
+            raise NotFoundError(f"no TAXII collection {collection!r}")
+        # An indicator was added with the intel document its import wrote (same
+        # file, same marking); the document's lines name the file's intel objects.
+        added: dict[tuple[str, Marking], datetime] = {}
+        objects = []
+        for listed in self.store.iter_documents(release.clearance, text=False):
+            if not listed.title.startswith(INTEL_TITLE_PREFIX):
+                continue
+            added.setdefault((listed.origin, listed.marking), listed.ingested_at)
+            document = self.store.get_document(listed.id, release.clearance)
+            stated = intel_document_objects(document.text)
+            objects += [(item, document.marking, document.ingested_at) for item in stated]
+        indicators = [
+            (indicator, marking, added.get((indicator.origin.rpartition("#")[0], marking), EPOCH))
+            for indicator, marking in self.store.list_indicators(release.clearance)
+        ]
+        return intel_entries(indicators, objects, self.store.opaque_id)
 
     def asset_criticality(self) -> dict[str, int]:
         """host → criticality 1..5, from WORKSPACE/assets.csv (columns host, criticality)."""
