@@ -38,10 +38,11 @@ READABLE = (
     "Weather bulletin: fog and snow over southern Estonia, poor visibility for helicopters.",
     "SPOTREP: 6 x BTR-82A and 3 x KAMAZ trucks at the fortress car park, Ivangorod.",
     "Narva river crossing closed to civilian traffic; military lorries on the far bank.",
+    "An S-300-PMU battery moved au-dessus de Luga; its radar, the S-300 PMU kind, stayed.",
 )
 HIDDEN = tuple(
     f"{name}: convoy convoy BTR-82A fuel Narva Narva Tapa drones depot, convoi carburant "
-    f"pont diesel KAMAZ Ivangorod weather fog {n}."
+    f"pont diesel KAMAZ Ivangorod weather fog S-300-PMU au-dessus {n}."
     for n, name in enumerate(("Alpha", "Bravo", "Charlie", "Delta", "Echo", "Foxtrot") * 3)
 )
 QUERIES = (
@@ -52,6 +53,7 @@ QUERIES = (
     "KAMAZ Ivangorod",
     "fog helicopters",
     "dépôt",
+    "S-300-PMU au-dessus de Luga",
 )
 
 

@@ -16,35 +16,48 @@ finding 7). Here every statistic is counted over the readable passages only:
 - tf, how often each phrase occurs in a passage's title (weight 2.0, held by
   the first passage of a document only) and text (1.0).
 
-The term frequencies of one-word phrases come from `passage_terms`, counted
-per passage at ingest (`term_counts`: unicode61's token characters, accents
-folded), so a query costs the passages that hold its words, not their
-occurrences; phrases of several words ("btr-82a") read token positions from
-FTS5's own index (an `fts5vocab` table of token instances, kept in the
-connection's temp schema). No passage text is read to rank it. Lengths are
-counted in characters of passage text (`end - start`), not in tokens: FTS5
-keeps token counts in a blob of its own, which cannot be summed over the
-readable rows in SQL. Titles do not count in the length. Otherwise the formula
-is FTS5's (k1 = 1.2, b = 0.75, the same floor on negative idf), so the order
-stays close to what `bm25()` gave. Ties are broken by document id, then
-offset: readable data, never a row id that hidden rows could shift.
+Term frequencies come from `passage_terms`, counted per passage at ingest
+(`passage_term_rows`: unicode61's token characters, accents folded): each
+word, and each pair of consecutive words ("au dessus", the phrase that the
+query word "au-dessus" makes), so a phrase of one or two words costs the
+passages that hold it, not its occurrences. A 50 MB document repeats a word
+a hundred thousand times in a few thousand passages, and every query word
+may be in all of them: its passages' counts are read as one string per
+phrase, and scored as arrays (numpy), not row by row in Python. Phrases of
+three words or more ("s-300-pmu", rare) read token positions from FTS5's own
+index (an `fts5vocab` table of token instances, kept in the connection's
+temp schema). No passage text is read to rank it. Lengths are counted in
+characters of passage text (`end - start`), not in tokens: FTS5 keeps token
+counts in a blob of its own, which cannot be summed over the readable rows
+in SQL. Titles do not count in the length. Otherwise the formula is FTS5's
+(k1 = 1.2, b = 0.75, the same floor on negative idf), so the order stays
+close to what `bm25()` gave. Ties are broken by document id, then offset:
+readable data, never a row id that hidden rows could shift.
+
+Counts of every marking are read, then kept only where the passage is
+readable: what the reader sees is computed from readable passages alone
+(the time it takes is not; see README, "One large document").
 """
 
 from __future__ import annotations
 
-import heapq
 import json
 import math
 import re
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from guetteur._text import fold_marks
 
 __all__ = [
+    "Postings",
+    "ReadablePassages",
     "ScoredPassage",
     "parse_phrases",
     "passage_term_rows",
@@ -63,6 +76,8 @@ COLUMN_WEIGHTS = {"title": 2.0, "text": 1.0}
 _PHRASE = re.compile(r'\s*"((?:[^"]|"")*)"\s*')
 _INSTANCES = "temp.chunks_fts_instances"
 _COLUMNS = ("title", "text")  # passage_terms.col
+# Joins the two words of a pair in passage_terms ("au dessus"); no token holds a space.
+_PAIR = " "
 
 
 @dataclass(frozen=True)
@@ -76,15 +91,21 @@ class ScoredPassage:
 
 
 @dataclass(frozen=True)
-class _Passage:
-    doc_id: str
-    start: int
-    length: int
+class Postings:
+    """Where one phrase occurs: passages (unique ids) of any marking, and the
+    phrase's weighted frequency in each (title occurrences count 2.0, text 1.0)."""
+
+    chunk_ids: npt.NDArray[np.int64]
+    frequencies: npt.NDArray[np.float64]
 
 
-# Token instances: passage (chunk id), column name, token offset in that column
-# (-1 when only counted), and how many instances the row stands for.
-_Instance = tuple[int, str, int, int]
+@dataclass(frozen=True)
+class ReadablePassages:
+    """Every passage the reader may read: ids (ascending), lengths in characters."""
+
+    chunk_ids: npt.NDArray[np.int64]
+    lengths: npt.NDArray[np.float64]
+    total_length: int
 
 
 def parse_phrases(expression: str) -> list[str]:
@@ -141,132 +162,160 @@ def phrase_tokens(phrase: str) -> list[str]:
 _TOKEN = re.compile(r"[^\W_]+")
 
 
+def _tokens(text: str) -> list[str]:
+    return _TOKEN.findall(fold_marks(text, "NFD"))
+
+
 def term_counts(text: str) -> Counter[str]:
     """How often each token occurs in `text`, tokenised as `phrase_tokens` does."""
-    plain = fold_marks(text, "NFD")
-    return Counter(_TOKEN.findall(plain))
+    return Counter(_tokens(text))
 
 
 def passage_term_rows(chunk_id: int, title: str, text: str) -> list[tuple[str, int, int, int]]:
-    """Rows of `passage_terms` for one passage: (term, chunk id, column, count)."""
-    rows = [(term, chunk_id, 0, n) for term, n in term_counts(title).items()] if title else []
-    rows.extend((term, chunk_id, 1, n) for term, n in term_counts(text).items())
+    """Rows of `passage_terms` for one passage: (term, chunk id, column, count).
+
+    A term is a token or a pair of consecutive tokens of the same column,
+    joined by a space ("au dessus"): the phrases of one and two tokens.
+    """
+    rows: list[tuple[str, int, int, int]] = []
+    for column, content in enumerate((title, text)):
+        tokens = _tokens(content) if content else []
+        counts = Counter(tokens)
+        counts.update(map(_PAIR.join, zip(tokens, tokens[1:], strict=False)))
+        rows.extend((term, chunk_id, column, n) for term, n in counts.items())
     return rows
 
 
-def _occurrences(
-    tokens: Sequence[str], instances: Mapping[str, Sequence[_Instance]]
-) -> dict[tuple[int, str], int]:
-    """How often the phrase `tokens` occurs in each passage and column (consecutive tokens)."""
+def _phrase_occurrences(
+    tokens: Sequence[str], instances: Sequence[tuple[str, int, str, int]]
+) -> Counter[tuple[int, str]]:
+    """How often the phrase `tokens` occurs in each passage and column (consecutive
+    tokens), from FTS5's token `instances`: (token, passage, column, offset)."""
+    at: defaultdict[str, set[tuple[int, str, int]]] = defaultdict(set)
+    for token, chunk_id, column, offset in instances:
+        at[token].add((chunk_id, column, offset))
     counts: Counter[tuple[int, str]] = Counter()
-    if len(tokens) == 1:
-        for chunk_id, column, _, n in instances.get(tokens[0], ()):
-            counts[(chunk_id, column)] += n
-        return counts
-    later = [
-        {(chunk_id, column, offset) for chunk_id, column, offset, _ in instances.get(token, ())}
-        for token in tokens[1:]
-    ]
-    for chunk_id, column, offset, _ in instances.get(tokens[0], ()):
-        if all((chunk_id, column, offset + j) in rest for j, rest in enumerate(later, start=1)):
+    for chunk_id, column, offset in at[tokens[0]]:
+        if all((chunk_id, column, offset + j) in at[token] for j, token in enumerate(tokens)):
             counts[(chunk_id, column)] += 1
     return counts
 
 
-def score_passages(
-    phrases: Sequence[Sequence[str]],
-    instances: Mapping[str, Sequence[_Instance]],
-    passages: Mapping[int, _Passage],
-    readable_count: int,
-    readable_length: int,
-    limit: int,
-) -> list[ScoredPassage]:
-    """BM25 of the `limit` best passages holding at least one phrase, best first.
+def _postings(chunk_ids: npt.NDArray[np.int64], weights: npt.NDArray[np.float64]) -> Postings:
+    """`Postings` from (passage, column) rows: a passage's columns summed."""
+    unique, inverse = np.unique(chunk_ids, return_inverse=True)
+    summed = np.bincount(inverse, weights=weights, minlength=len(unique))
+    return Postings(unique, summed.astype(np.float64))
 
-    `instances` are the readable token instances of the phrases' tokens,
-    `passages` the readable passages they fall in; `readable_count` and
-    `readable_length` the number of readable passages and their total length
-    in characters.
+
+def score_passages(
+    phrases: Sequence[Postings], readable: ReadablePassages, limit: int
+) -> list[tuple[int, float]]:
+    """BM25 of the readable passages holding at least one phrase: the `limit` best
+    and every one tied with the last of them, as (chunk id, score), unordered.
+
+    Postings of passages that are not readable are left out before anything
+    is counted. Gains are summed phrase by phrase in query order: equal
+    inputs, equal floats.
     """
-    if readable_count == 0:
+    count = len(readable.chunk_ids)
+    if count == 0 or limit <= 0:
         return []
-    average_length = readable_length / readable_count
-    scores: dict[int, float] = {}
-    # Summed phrase by phrase in query order, title before text: equal inputs, equal floats.
-    for tokens in phrases:
-        if not tokens:
-            continue  # FTS5 matches nothing with an empty phrase
-        frequencies: dict[int, float] = {}
-        for (chunk_id, column), n in sorted(_occurrences(tokens, instances).items()):
-            frequencies[chunk_id] = frequencies.get(chunk_id, 0.0) + COLUMN_WEIGHTS[column] * n
-        idf = math.log((readable_count - len(frequencies) + 0.5) / (len(frequencies) + 0.5))
+    average_length = readable.total_length / count
+    norms = K1 * (1.0 - B + B * readable.lengths / average_length)
+    scores = np.zeros(count)
+    held = np.zeros(count, dtype=bool)
+    for postings in phrases:
+        places = np.searchsorted(readable.chunk_ids, postings.chunk_ids)
+        inside = places < count
+        inside[inside] = readable.chunk_ids[places[inside]] == postings.chunk_ids[inside]
+        places, frequencies = places[inside], postings.frequencies[inside]
+        if len(places) == 0:
+            continue
+        idf = math.log((count - len(places) + 0.5) / (len(places) + 0.5))
         idf = idf if idf > 0.0 else IDF_FLOOR
-        for chunk_id, frequency in frequencies.items():
-            norm = K1 * (1.0 - B + B * passages[chunk_id].length / average_length)
-            gain = idf * frequency * (K1 + 1.0) / (frequency + norm)
-            scores[chunk_id] = scores.get(chunk_id, 0.0) + gain
-    best = heapq.nsmallest(
-        limit,
-        scores.items(),
-        key=lambda pair: (-pair[1], passages[pair[0]].doc_id, passages[pair[0]].start),
+        scores[places] += idf * frequencies * (K1 + 1.0) / (frequencies + norms[places])
+        held[places] = True
+    candidates = np.flatnonzero(held)
+    if len(candidates) > limit:
+        # Everything tied with the limit-th score stays: ties fall to document
+        # and offset, which the caller reads for these passages only.
+        last = np.partition(scores[candidates], len(candidates) - limit)[len(candidates) - limit]
+        candidates = candidates[scores[candidates] >= last]
+    return [(int(readable.chunk_ids[p]), float(scores[p])) for p in candidates]
+
+
+def _integers(joined: str | None) -> npt.NDArray[np.int64]:
+    # group_concat of integers: one string per phrase instead of a row per passage.
+    if not joined:
+        return np.zeros(0, dtype=np.int64)
+    return np.fromstring(joined, dtype=np.int64, sep=",")
+
+
+def _readable_passages(db: Any, readable_marking_ids: Sequence[int]) -> ReadablePassages:
+    ids, lengths, total = db.execute(
+        "SELECT group_concat(id), group_concat(end - start), COALESCE(SUM(end - start), 0) "
+        "FROM chunks WHERE marking_id IN (SELECT value FROM json_each(?))",
+        (json.dumps(list(readable_marking_ids)),),
+    ).fetchone()
+    chunk_ids = _integers(ids)
+    order = np.argsort(chunk_ids)
+    return ReadablePassages(chunk_ids[order], _integers(lengths)[order].astype(np.float64), total)
+
+
+def _counted_postings(db: Any, tokens: Sequence[str]) -> Postings:
+    """A phrase of one or two tokens, from passage_terms."""
+    ids, columns, counts = db.execute(
+        "SELECT group_concat(chunk_id), group_concat(col), group_concat(tf) "
+        "FROM passage_terms WHERE term = ?",
+        (_PAIR.join(tokens),),
+    ).fetchone()
+    weights = np.array([COLUMN_WEIGHTS[column] for column in _COLUMNS])
+    return _postings(_integers(ids), weights[_integers(columns)] * _integers(counts))
+
+
+def _positional_postings(db: Any, tokens: Sequence[str]) -> Postings:
+    """A phrase of three tokens or more, from FTS5's token positions."""
+    db.execute(
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {_INSTANCES} "
+        "USING fts5vocab(main, chunks_fts, instance)"
     )
-    return [
-        ScoredPassage(chunk_id, passages[chunk_id].doc_id, passages[chunk_id].start, score)
-        for chunk_id, score in best
-    ]
+    instances = db.execute(
+        f"SELECT term, doc, col, offset FROM {_INSTANCES} "
+        "WHERE term IN (SELECT value FROM json_each(?))",
+        (json.dumps(sorted(set(tokens))),),
+    ).fetchall()
+    counts = _phrase_occurrences(tokens, instances)
+    return _postings(
+        np.array([chunk_id for chunk_id, _ in counts], dtype=np.int64),
+        np.array([COLUMN_WEIGHTS[column] * n for (_, column), n in counts.items()]),
+    )
 
 
 def rank_passages(
     db: Any, expression: str, readable_marking_ids: Sequence[int], limit: int
 ) -> list[ScoredPassage]:
     """The `limit` best readable passages for an FTS5 `expression` (see `parse_phrases`)."""
-    phrases = [phrase_tokens(phrase) for phrase in parse_phrases(expression)]
-    tokens = sorted({token for phrase in phrases for token in phrase})
-    if not tokens or limit <= 0:
+    # FTS5 matches nothing with an empty phrase.
+    phrases = [tuple(t) for p in parse_phrases(expression) if (t := phrase_tokens(p))]
+    if not phrases or limit <= 0:
         return []
-    readable = json.dumps(list(readable_marking_ids))
-    db.execute(
-        f"CREATE VIRTUAL TABLE IF NOT EXISTS {_INSTANCES} "
-        "USING fts5vocab(main, chunks_fts, instance)"
-    )
-    instances: dict[str, list[_Instance]] = defaultdict(list)
-    passages: dict[int, _Passage] = {}
-    # Positions matter only for phrases of several tokens ("btr-82a"); a
-    # one-token phrase needs counts per passage, kept at ingest in
-    # passage_terms: the cost is then the passages that hold it, not its
-    # occurrences (a 50 MB document repeats a word a hundred thousand times in
-    # a few thousand passages).
-    in_phrases = {token for phrase in phrases if len(phrase) > 1 for token in phrase}
-    counted = [token for token in tokens if token not in in_phrases]
-    rows = db.execute(
-        "SELECT pt.term, pt.chunk_id, pt.col, pt.tf, c.doc_id, c.start, c.end "
-        "FROM passage_terms pt JOIN chunks c ON c.id = pt.chunk_id "
-        "WHERE pt.term IN (SELECT value FROM json_each(?)) "
-        "AND c.marking_id IN (SELECT value FROM json_each(?))",
-        (json.dumps(counted), readable),
+    readable = _readable_passages(db, readable_marking_ids)
+    postings: dict[tuple[str, ...], Postings] = {}
+    for tokens in phrases:
+        if tokens not in postings:
+            read = _counted_postings if len(tokens) <= 2 else _positional_postings
+            postings[tokens] = read(db, tokens)
+    best = dict(score_passages([postings[tokens] for tokens in phrases], readable, limit))
+    places = db.execute(
+        "SELECT id, doc_id, start FROM chunks WHERE id IN (SELECT value FROM json_each(?))",
+        (json.dumps(list(best)),),
     ).fetchall()
-    for term, chunk_id, column, n, doc_id, start, end in rows:
-        instances[term].append((chunk_id, _COLUMNS[column], -1, n))
-        if chunk_id not in passages:
-            passages[chunk_id] = _Passage(doc_id, start, end - start)
-    rows = (
-        db.execute(
-            f"SELECT v.term, v.doc, v.col, v.offset, c.doc_id, c.start, c.end FROM {_INSTANCES} v "
-            "JOIN chunks c ON c.id = v.doc "
-            "WHERE v.term IN (SELECT value FROM json_each(?)) "
-            "AND c.marking_id IN (SELECT value FROM json_each(?))",
-            (json.dumps(sorted(in_phrases)), readable),
-        ).fetchall()
-        if in_phrases
-        else []
+    ranked = sorted(
+        (
+            ScoredPassage(chunk_id, doc_id, start, best[chunk_id])
+            for chunk_id, doc_id, start in places
+        ),
+        key=lambda passage: (-passage.score, passage.doc_id, passage.start),
     )
-    for term, chunk_id, column, offset, doc_id, start, end in rows:
-        instances[term].append((chunk_id, column, offset, 1))
-        if chunk_id not in passages:
-            passages[chunk_id] = _Passage(doc_id, start, end - start)
-    count, length = db.execute(
-        "SELECT COUNT(*), COALESCE(SUM(c.end - c.start), 0) FROM chunks c "
-        "WHERE c.marking_id IN (SELECT value FROM json_each(?))",
-        (readable,),
-    ).fetchone()
-    return score_passages(phrases, instances, passages, count, length, limit)
+    return ranked[:limit]

@@ -382,6 +382,15 @@ MIGRATIONS: list[str] = [
         user TEXT NOT NULL REFERENCES users(name)
     );
     """,
+    # 9 → 10: passage_terms also counts each pair of consecutive words ("au
+    # dessus"), so that a two-word phrase such as the query word "au-dessus"
+    # costs the passages holding it, not the positions of its words
+    # (store/sqlite/fulltext.py). Older counts are dropped here and counted
+    # again, pairs included, when the store opens.
+    """
+    DELETE FROM passage_terms;
+    DELETE FROM settings WHERE key = 'passage_terms_counted';
+    """,
 ]
 
 
