@@ -4,10 +4,22 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The web application, built from web/ into the package (src/guetteur/web/static/).
+WEB_BUILT := src/guetteur/web/static/build.json
+WEB_SOURCES := web/build.mjs web/package.json web/package-lock.json $(shell find web/src -type f 2>/dev/null)
 
-.PHONY: demo test check lint typecheck clean bench
+.PHONY: demo serve test check lint typecheck clean bench web
 
-$(STAMP): pyproject.toml
+web:
+	cd web && npm ci --no-audit --no-fund && npm run build
+
+$(WEB_BUILT): $(WEB_SOURCES)
+	$(MAKE) web
+
+# Order-only: the web application is built (or rebuilt when its sources
+# changed) before anything that needs the installed package, without
+# reinstalling Python packages each time it is rebuilt.
+$(STAMP): pyproject.toml | $(WEB_BUILT)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,embedded]'
@@ -18,6 +30,9 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/guetteur demo
+
+serve: $(STAMP)
+	$(BIN)/guetteur demo --serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
