@@ -4,10 +4,20 @@
 each other module registers the commands of one concern on it.
 """
 
-from guetteur.cli import admin, cyber, documents, entities, intel_pull, products, server, tracks
+from guetteur.cli import (
+    admin,
+    cot,
+    cyber,
+    documents,
+    entities,
+    intel_pull,
+    products,
+    server,
+    tracks,
+)
 from guetteur.cli._common import main
 
 __all__ = ["main"]
 
 # Imported for their commands, which register themselves on `main`.
-_COMMANDS = (admin, cyber, documents, entities, intel_pull, products, server, tracks)
+_COMMANDS = (admin, cot, cyber, documents, entities, intel_pull, products, server, tracks)

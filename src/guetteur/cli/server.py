@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
+from guetteur._exceptions import InvalidInputError
 from guetteur.api.guard import Limits
 from guetteur.arguments import parse_duration
 from guetteur.cli._common import (
@@ -25,6 +26,9 @@ from guetteur.cli._common import (
     open_workspace,
 )
 from guetteur.cli.admin import users
+from guetteur.cli.cot import cot_log_to_stderr
+from guetteur.cop.listener import Background, Channel, CotServer, Ports, addresses
+from guetteur.security.markings import parse_marking
 from guetteur.views import lockouts_json, token_json, tokens_json
 
 __all__ = ["lockouts", "serve", "tokens"]
@@ -47,6 +51,16 @@ __all__ = ["lockouts", "serve", "tokens"]
     "--rate", default=50.0, show_default=True, type=click.FloatRange(0.1),
     help="Requests per second per user (bursts of 4×).",
 )  # fmt: skip
+@click.option(
+    "--cot-tcp", multiple=True, metavar="HOST:PORT",
+    help="Also listen for CoT on this plain TCP input (as `cot listen --tcp`).",
+)  # fmt: skip
+@click.option(
+    "--cot-stream", multiple=True, metavar="HOST:PORT",
+    help="Also run the TAK stream port (as `cot listen --stream`; TLS with --tls-cert).",
+)  # fmt: skip
+@click.option("--cot-source", default="tak", show_default=True, help="Source of CoT events.")
+@click.option("--cot-marking", help="Marking of CoT events (needed with --cot-tcp/--cot-stream).")
 @click.pass_context
 @handle_errors
 def serve(
@@ -59,8 +73,12 @@ def serve(
     workers: int,
     max_upload_mb: int,
     rate: float,
+    cot_tcp: tuple[str, ...],
+    cot_stream: tuple[str, ...],
+    cot_source: str,
+    cot_marking: str | None,
 ) -> None:
-    """Serve the HTTP API (and TAXII 2.1) to logged-in users."""
+    """Serve the HTTP API (and TAXII 2.1) to logged-in users; with --cot-*, CoT too."""
     from guetteur.api.server import serve as run
 
     if (tls_cert is None) != (tls_key is None):
@@ -75,16 +93,55 @@ def serve(
         )
     open_workspace(context)  # refuses now, with its message, if there is no workspace
     limits = Limits(upload_bytes=max_upload_mb << 20, rate_per_second=rate, burst=int(rate * 4))
-    run(
-        context.obj["home"],
-        host=host,
-        port=port,
-        tls_cert=tls_cert,
-        tls_key=tls_key,
-        client_ca=client_ca,
-        workers=workers,
-        limits=limits,
-    )
+    cot = _cot_beside(context, cot_tcp, cot_stream, cot_source, cot_marking, tls_cert, tls_key,
+                      client_ca)  # fmt: skip
+    try:
+        run(
+            context.obj["home"],
+            host=host,
+            port=port,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            client_ca=client_ca,
+            workers=workers,
+            limits=limits,
+        )
+    finally:
+        if cot is not None:
+            cot.stop()  # stores what the CoT inputs had received
+
+
+def _cot_beside(
+    context: click.Context,
+    tcp: tuple[str, ...],
+    stream: tuple[str, ...],
+    source: str,
+    marking: str | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    client_ca: Path | None,
+) -> Background | None:
+    """The CoT listener of `serve --cot-*`, started on a thread of its own."""
+    if not tcp and not stream:
+        return None
+    if marking is None:
+        raise click.UsageError("--cot-tcp and --cot-stream need --cot-marking")
+    try:
+        ports = Ports(
+            tcp=tuple(addresses(tcp)),
+            stream=tuple(addresses(stream)),
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            client_ca=client_ca,
+        )
+    except InvalidInputError as error:
+        raise click.BadParameter(str(error), param_hint="--cot-tcp/--cot-stream") from None
+    server = CotServer(context.obj["home"], Channel(source, parse_marking(marking)))
+    cot_log_to_stderr()
+    background = Background(server, ports)
+    for line in background.start():
+        click.echo(f"listening: {line}", err=True)
+    return background
 
 
 @users.command("passwd")

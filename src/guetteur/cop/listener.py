@@ -91,13 +91,18 @@ from guetteur.store import User
 from guetteur.workspace import Workspace
 
 __all__ = [
+    "Background",
     "Channel",
     "ConnectionStats",
     "CotServer",
     "Limits",
+    "Ports",
     "StoreWriter",
     "WriterTotals",
+    "addresses",
+    "open_ports",
     "refusal_reason",
+    "serve_until",
     "server_tls",
 ]
 
@@ -476,7 +481,7 @@ class CotServer:
         )
         self._servers.append(server)
         bound: tuple[str, int] = server.sockets[0].getsockname()[:2]
-        log.info("CoT: %s input on %s:%d", kind, *bound)
+        log.debug("CoT: %s input on %s:%d", kind, *bound)
         return bound
 
     async def listen_udp(self, group: str, port: int) -> tuple[str, int]:
@@ -494,7 +499,7 @@ class CotServer:
         transport, _ = await loop.create_datagram_endpoint(lambda: _Udp(self), sock=sock)
         self._transports.append(transport)
         bound: tuple[str, int] = sock.getsockname()[:2]
-        log.info("CoT: udp input on %s:%d", group, bound[1])
+        log.debug("CoT: udp input on %s:%d", group, bound[1])
         return group, bound[1]
 
     async def _accept(
@@ -573,7 +578,7 @@ class CotServer:
 
 
 class _Udp(asyncio.DatagramProtocol):
-    """One event per datagram: CoT XML, or TAK protocol 1 mesh (`BF 01 BF` + message)."""
+    """One event per datagram: CoT XML, or TAK protocol 1 (see `_datagram_payload`)."""
 
     def __init__(self, server: CotServer) -> None:
         self.server = server
@@ -588,10 +593,10 @@ class _Udp(asyncio.DatagramProtocol):
             if len(self.buckets) >= 1024:
                 self.buckets.pop(next(iter(self.buckets)))
             bucket = self.buckets[address] = _Bucket(server.limits.rate, server.limits.burst)
-        if data.startswith(MESH_HEADER):
+        if data[:1] == b"\xbf":
             stats.protocol = 1
             try:
-                xml = message_to_xml(decode_message(data[len(MESH_HEADER) :]))
+                xml = message_to_xml(decode_message(_datagram_payload(data)))
             except CotError as error:
                 stats.received += 1
                 stats.refuse(refusal_reason(str(error)), str(error))
@@ -606,6 +611,18 @@ class _Udp(asyncio.DatagramProtocol):
         if event is not None and event.type not in CONTROL_TYPES:
             task = asyncio.ensure_future(server.store(server.user, [event]))
             task.add_done_callback(_log_failure)
+
+
+def _datagram_payload(data: bytes) -> bytes:
+    """The TakMessage of a version 1 datagram: mesh (`BF 01 BF`), or a stream frame
+    (`BF <varint length>`), which some clients send to unicast UDP."""
+    if data.startswith(MESH_HEADER):
+        return data[len(MESH_HEADER) :]
+    framer = ProtoFramer(data)
+    frames = list(framer.frames())
+    if len(frames) != 1 or framer.buffer or not isinstance(frames[0], bytes):
+        raise CotError(f"a datagram of {len(data)} bytes that is not one TAK protocol 1 message")
+    return frames[0]
 
 
 def _log_failure(task: asyncio.Future[None]) -> None:
@@ -640,7 +657,7 @@ class _Connection:
         self.nations: frozenset[str] = server.releasable_to if port.stream else frozenset()
         self.negotiation_uid = str(uuid.uuid4())
         self._sender: asyncio.Task[None] | None = None
-        self._subscribed = False
+        self._greeted = False  # identified: protocol 1 offered, the picture queued
 
     def abort(self, reason: str) -> None:
         if self.stats.closed is None:
@@ -726,10 +743,13 @@ class _Connection:
         self.session = login.session_key
         if login.must_change_password:
             raise _Closed(f"{login.user.name} must change the one-time password first")
-        await self._identified(login.user)
+        self.user = login.user
+        self.stats.user = login.user.name
 
     async def _identified(self, user: User) -> None:
+        """Known as `user`: offer protocol 1, and on the stream port send the picture."""
         self.user = user
+        self._greeted = True
         self.stats.user = user.name
         self.stats.nations = tuple(sorted(self.nations))
         if self.version == 0:
@@ -740,7 +760,6 @@ class _Connection:
             )
             self.outbox.clearance = clearance
             self.server.hub.add(self.outbox)
-            self._subscribed = True
             out = await self.server.read(lambda ws: picture_for(ws, user, clearance, _now()))
             for event in out:
                 await self.outbox.put(event)
@@ -768,13 +787,17 @@ class _Connection:
                 opened += data
                 kind = await self._opening(opened)
                 if kind is None:
+                    if self.user is not None and not self._greeted and not opened.strip():
+                        await self._identified(self.user)  # logged in, nothing after: XML
                     continue
                 if self.user is None:
                     if self.port.stream:
                         raise _Closed("the stream port needs a client certificate or <auth> first")
-                    await self._identified(self.server.user)
-                if kind == "proto":
+                    self.user = self.server.user
+                if kind == "proto":  # before the announcement and the picture: all in version 1
                     self._speak_proto(b"")
+                if not self._greeted:
+                    await self._identified(self.user)
                 data, opened = bytes(opened), None
             self.framer.feed(data)
             await self._frames()
@@ -879,3 +902,103 @@ def addresses(values: Iterable[str]) -> list[tuple[str, int]]:
             raise InvalidInputError(f"{value!r}: expected HOST:PORT")
         found.append((host.strip("[]"), int(port)))
     return found
+
+
+# ------------------------------------------------------------- running it
+@dataclass(frozen=True)
+class Ports:
+    """The ports a server opens, as `guetteur cot listen` and `guetteur serve` declare them."""
+
+    tcp: tuple[tuple[str, int], ...] = ()
+    tls: tuple[tuple[str, int], ...] = ()
+    udp: tuple[tuple[str, int], ...] = ()
+    stream: tuple[tuple[str, int], ...] = ()
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    client_ca: Path | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.tcp or self.tls or self.udp or self.stream)
+
+
+async def open_ports(server: CotServer, ports: Ports) -> list[str]:
+    """Open every port of `ports` on `server`; what listens where, one line each."""
+    opened = []
+    for host, port in ports.tcp:
+        bound = await server.listen_tcp(host, port)
+        opened.append(f"tcp {bound[0]}:{bound[1]} (events stored as {server.user.name})")
+    if ports.tls:
+        if ports.tls_cert is None or ports.tls_key is None:
+            raise InvalidInputError("a TLS input needs --tls-cert and --tls-key")
+        context = server_tls(ports.tls_cert, ports.tls_key, ports.client_ca, require_client=True)
+        for host, port in ports.tls:
+            bound = await server.listen_tcp(host, port, tls=context)
+            opened.append(f"tls {bound[0]}:{bound[1]} (client certificates)")
+    for group, port in ports.udp:
+        bound = await server.listen_udp(group, port)
+        opened.append(f"udp {bound[0]}:{bound[1]} (events stored as {server.user.name})")
+    stream_tls = None
+    if ports.stream and ports.tls_cert is not None and ports.tls_key is not None:
+        cert, key = ports.tls_cert, ports.tls_key
+        stream_tls = server_tls(cert, key, ports.client_ca, require_client=False)
+    for host, port in ports.stream:
+        bound = await server.listen_tcp(host, port, tls=stream_tls, stream=True)
+        how = "TLS, " if stream_tls else ""
+        who = "client certificates or <auth>" if ports.client_ca else "<auth>"
+        rel = f", releasable to {', '.join(sorted(server.releasable_to))}"
+        opened.append(
+            f"stream {bound[0]}:{bound[1]} ({how}{who}{rel if server.releasable_to else ''})"
+        )
+    return opened
+
+
+async def serve_until(
+    server: CotServer, ports: Ports, stop: asyncio.Event, opened: Callable[[list[str]], None]
+) -> None:
+    """Run `server` with `ports` until `stop` is set; then close it (storing what was queued)."""
+    async with server:
+        opened(await open_ports(server, ports))
+        await stop.wait()
+
+
+class Background:
+    """A CotServer on a thread of its own (beside uvicorn in `guetteur serve`)."""
+
+    def __init__(self, server: CotServer, ports: Ports) -> None:
+        self.server, self.ports = server, ports
+        self.opened: list[str] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="guetteur-cot", daemon=True)
+
+    def start(self) -> list[str]:
+        self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            raise self._error
+        return self.opened
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join()
+
+    def _run(self) -> None:
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+
+            def ready(opened: list[str]) -> None:
+                self.opened = opened
+                self._ready.set()
+
+            await serve_until(self.server, self.ports, self._stop, ready)
+
+        try:
+            asyncio.run(main())
+        except BaseException as error:
+            self._error = error
+        finally:
+            self._ready.set()
