@@ -391,6 +391,36 @@ MIGRATIONS: list[str] = [
     DELETE FROM passage_terms;
     DELETE FROM settings WHERE key = 'passage_terms_counted';
     """,
+    # 10 → 11: tracks (issue 11). One row per CoT position report, with the
+    # marking it came in at and the type, callsign and group it gave; keyed by
+    # (uid, time, marking), so a report received again is a duplicate and the
+    # same position at another marking another row (store/sqlite/tracks.py).
+    """
+    CREATE TABLE track_positions (
+        id INTEGER PRIMARY KEY,
+        uid TEXT NOT NULL,                -- the CoT uid, from the device
+        time TEXT NOT NULL,               -- ISO 8601 UTC with microseconds
+        marking_id INTEGER NOT NULL REFERENCES markings(id),
+        type TEXT NOT NULL,               -- CoT type, as this report gave it
+        callsign TEXT,
+        grp TEXT,                         -- TAK team or unit group
+        lat REAL NOT NULL,
+        lon REAL NOT NULL,
+        hae REAL,
+        ce REAL,
+        le REAL,
+        course REAL,
+        speed REAL,
+        how TEXT NOT NULL,
+        stale TEXT,
+        source TEXT NOT NULL,
+        doc_id TEXT,                      -- the report it came from, if any
+        remarks TEXT,
+        received_at TEXT NOT NULL,
+        UNIQUE (uid, time, marking_id)
+    );
+    CREATE INDEX track_positions_marking_time ON track_positions(marking_id, time);
+    """,
 ]
 
 
