@@ -95,7 +95,10 @@ def _validation_detail(error: RequestValidationError) -> str:
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, error: Problem) -> JSONResponse:
-        return problem_response(error.status, error.detail, error.headers)
+        headers = dict(error.headers)
+        if error.status == 401:  # RFC 9110: a 401 names the scheme to authenticate with
+            headers.setdefault("WWW-Authenticate", 'Bearer realm="guetteur"')
+        return problem_response(error.status, error.detail, headers)
 
     @app.exception_handler(GuetteurError)
     async def _ours(request: Request, error: GuetteurError) -> JSONResponse:
