@@ -5,8 +5,10 @@ The description is the one the server gives a logged-in user
 invalid, sent to a real uvicorn on loopback:
 
 - as a low user (NATO RESTRICTED, LUX; a bearer token with write scope): no
-  5xx, and no body ever holds the NATO SECRET report's words, its id or its
-  marking — unless the request itself sent those words (an echo is no leak);
+  5xx; no body or header ever holds the NATO SECRET report's words, its id or
+  its digest, unless the request itself sent them (an echo is no leak); and
+  every marking an answer states (header, "marking" fields) is one they may
+  read;
 - as nobody (no credentials): no 5xx, and nothing but a refusal, as a problem
   document, outside health and login.
 
