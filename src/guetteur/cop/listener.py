@@ -360,9 +360,15 @@ def server_tls(
     are verified (required, or optional when credentials may be used instead)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(str(cert), str(key))
+    try:
+        context.load_cert_chain(str(cert), str(key))
+    except (OSError, ssl.SSLError) as error:
+        raise InvalidInputError(f"{cert}, {key}: not a certificate and its key ({error})") from None
     if client_ca is not None:
-        context.load_verify_locations(cafile=str(client_ca))
+        try:
+            context.load_verify_locations(cafile=str(client_ca))
+        except (OSError, ssl.SSLError) as error:
+            raise InvalidInputError(f"{client_ca}: not a CA certificate ({error})") from None
         context.verify_mode = ssl.CERT_REQUIRED if require_client else ssl.CERT_OPTIONAL
     elif require_client:
         raise InvalidInputError(
@@ -476,9 +482,12 @@ class CotServer:
     ) -> tuple[str, int]:
         """A TCP input (TLS with `tls`), or the TAK stream port; returns the bound address."""
         kind = "stream" if stream else "tls" if tls is not None else "tcp"
-        server = await asyncio.start_server(
-            lambda r, w: self._accept(kind, stream, r, w), host, port, ssl=tls, limit=READ_SIZE
-        )
+        try:
+            server = await asyncio.start_server(
+                lambda r, w: self._accept(kind, stream, r, w), host, port, ssl=tls, limit=READ_SIZE
+            )
+        except OSError as error:
+            raise InvalidInputError(f"{host}:{port}: cannot listen ({error.strerror})") from None
         self._servers.append(server)
         bound: tuple[str, int] = server.sockets[0].getsockname()[:2]
         log.debug("CoT: %s input on %s:%d", kind, *bound)
@@ -489,13 +498,17 @@ class CotServer:
         loop = asyncio.get_running_loop()
         multicast = ip_address(group).is_multicast
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if multicast:
-            sock.bind(("", port))
-            membership = struct.pack("4s4s", socket.inet_aton(group), socket.inet_aton("0.0.0.0"))
-            sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
-        else:
-            sock.bind((group, port))
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if multicast:
+                sock.bind(("", port))
+                joined = struct.pack("4s4s", socket.inet_aton(group), socket.inet_aton("0.0.0.0"))
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, joined)
+            else:
+                sock.bind((group, port))
+        except OSError as error:
+            sock.close()
+            raise InvalidInputError(f"{group}:{port}: cannot listen ({error.strerror})") from None
         transport, _ = await loop.create_datagram_endpoint(lambda: _Udp(self), sock=sock)
         self._transports.append(transport)
         bound: tuple[str, int] = sock.getsockname()[:2]
@@ -676,6 +689,10 @@ class _Connection:
         except (ConnectionError, ssl.SSLError, OSError) as error:
             if self.stats.closed is None:
                 self.stats.closed = f"connection error: {error}"
+        except Exception:  # a fault of ours: this connection ends, the others go on
+            log.exception("CoT: connection %s failed", self.stats.peer)
+            if self.stats.closed is None:
+                self.stats.closed = "internal error (logged)"
         finally:
             await self._finish()
 
