@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from guetteur.search import fts_query
+from guetteur.search import fts_query, passage_opening
 from guetteur.workspace import Workspace
 
 from conftest import new_workspace, write
@@ -75,3 +75,14 @@ def test_query_syntax_from_users_cannot_break_or_steer_full_text(
     expression = fts_query(hostile)
     assert expression is None or all(part.startswith('"') for part in expression.split(" OR "))
     loaded.search(loaded.user(), hostile)  # must not raise
+
+
+def test_a_grown_passage_is_read_as_far_as_an_ordinary_one_goes() -> None:
+    # Term shares, snippets and the sentences a question weighs read all of an
+    # ordinary passage (at most 1,200 characters), and of a grown passage of a
+    # huge document (tens of kilobytes) the 700 characters a passage is sized
+    # to hold: it costs what an ordinary passage does.
+    ordinary = "Convoy seen near Tapa. " * 52
+    assert len(ordinary) == 1_196 and passage_opening(ordinary) == ordinary
+    grown = "Copy 12. Convoy seen near Tapa. " * 900
+    assert passage_opening(grown) == grown[:700]

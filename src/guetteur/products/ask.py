@@ -45,8 +45,8 @@ from guetteur.products.cited import (
     quote_passages,
 )
 from guetteur.search import (
-    SCAN_CHARS,
     RankedPassage,
+    passage_opening,
     query_terms,
     retrieve_passages,
     term_share,
@@ -156,7 +156,7 @@ def rank_sentences(
     for rank, passage in enumerate(passages):
         # The opening of a grown passage of a huge document (see chunking): an
         # ordinary passage is read whole.
-        sentences = split_sentences(passage.hit.text[:SCAN_CHARS], offset=passage.hit.start)
+        sentences = split_sentences(passage_opening(passage.hit.text), offset=passage.hit.start)
         if len(sentences) > SENTENCES_PER_PASSAGE:
             # A passage of a huge document holds hundreds of sentences: embed only
             # those sharing most of the question's words (ordinary passages hold

@@ -25,11 +25,11 @@ from guetteur.model import Clearance, Marking
 from guetteur.store.base import ChunkHit, Store
 
 __all__ = [
-    "SCAN_CHARS",
     "RankedPassage",
     "SearchResult",
     "fts_query",
     "hybrid_search",
+    "passage_opening",
     "query_terms",
     "retrieve_passages",
     "term_share",
@@ -40,11 +40,15 @@ RRF_K = 60
 # How many passages each side ranks before fusion.
 POOL = 50
 SNIPPET_CHARS = 240
-# What of a passage is read for its share of the question's words and its
-# snippet: all of an ordinary one (at most ~1,200 characters), the opening of a
-# grown passage of a huge document (tens of kilobytes), so that it costs a
-# search what an ordinary passage does.
-SCAN_CHARS = 1_200
+# What of a passage is read for its share of the question's words, its snippet
+# and (products/ask.py) its sentences: all of an ordinary passage, which is at
+# most PASSAGE_CHARS long (pipeline/chunking.py's MAX_CHARS); of a grown
+# passage of a huge document (tens of kilobytes), the opening that a passage
+# is sized to hold (chunking's TARGET_CHARS; ordinary passages average about
+# as much), so that it costs a search or a question what an ordinary passage
+# does, not twice that.
+PASSAGE_CHARS = 1_200
+GROWN_OPENING_CHARS = 700
 
 # Words that carry no retrieval signal in either language; kept short on purpose.
 STOPWORDS = frozenset(
@@ -103,8 +107,14 @@ def fts_query(query: str) -> str | None:
     return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
 
 
+def passage_opening(text: str) -> str:
+    """What search and questions read of a passage's `text`: all of an ordinary
+    passage, the opening of a grown one (see PASSAGE_CHARS)."""
+    return text if len(text) <= PASSAGE_CHARS else text[:GROWN_OPENING_CHARS]
+
+
 def _snippet(hit: ChunkHit, terms: list[str]) -> str:
-    text = " ".join(hit.text[:SCAN_CHARS].split())
+    text = " ".join(passage_opening(hit.text).split())
     if len(text) <= SNIPPET_CHARS:
         return text
     folded = fold_marks(text)
@@ -159,7 +169,7 @@ def retrieve_passages(
             # A full-text hit counts by the share of the question's words it holds:
             # one shared word ("port", "week") across languages is chance, not a
             # match (benchmarks/retrieval_quality.py).
-            weight = term_share(terms, hit.text[:SCAN_CHARS]) if weigh else 1.0
+            weight = term_share(terms, passage_opening(hit.text)) if weigh else 1.0
             fused[hit.chunk_id] = fused.get(hit.chunk_id, 0.0) + weight / (RRF_K + rank + 1)
             hits.setdefault(hit.chunk_id, hit)
     ordered = sorted(
