@@ -556,6 +556,14 @@ def test_each_stream_connection_receives_only_what_it_may_read(
     # Declared REL TO LUX: nothing released to FRA only, nothing caveated.
     assert seen["ops REL TO LUX"] == {"NR-TRACK", "NS-TRACK", "FRA-LUX"}
     assert seen["deu_nc (certificate, protocol 1)"] == {"NR-TRACK"}
+    # Each connection's reads are in the audit: who, from where, how much, to which nations.
+    streamed = [(r.actor, r.detail) for r in tak.store.audit_rows() if r.action == "cot.stream"]
+    assert sorted((actor, d["sent"], d["nations"], d["protocol"]) for actor, d in streamed) == [
+        ("deu_nc", 1, [], 1),
+        ("lux_nr", 2, [], 0),
+        ("ops", 3, ["LUX"], 0),
+        ("ops", 5, [], 0),
+    ]
 
 
 @pytest.mark.usefixtures("logins")

@@ -295,24 +295,27 @@ class StoreWriter:
             return
         self._started.set()
         try:
-            stopping = False
-            while not stopping:
+            while True:
                 item = self._queue.get()
-                if item is self._STOP:
-                    break
-                batch = [item]
-                count = len(item.events)
-                while count < self.batch_events:
+                stop = item is self._STOP
+                batch: list[_Pending] = [] if stop else [item]
+                count = len(batch[0].events) if batch else 0
+                # Whatever else has queued joins the batch; once stopping, everything
+                # (a reader may still have been waiting to queue when the server closed).
+                while stop or count < self.batch_events:
                     try:
                         more = self._queue.get_nowait()
                     except queue.Empty:
                         break
                     if more is self._STOP:
-                        stopping = True
-                        break
+                        stop = True
+                        continue
                     batch.append(more)
                     count += len(more.events)
-                self._write(workspace, batch)
+                if batch:
+                    self._write(workspace, batch)
+                if stop:
+                    break
         finally:
             workspace.close()
 
@@ -716,6 +719,19 @@ class _Connection:
         self.writer.close()
         with contextlib.suppress(Exception):
             await self.writer.wait_closed()
+        user, stats = self.user, self.stats
+        if self.port.stream and user is not None and self._greeted:
+            # What the connection was sent, in the audit: one record per connection.
+            what = {
+                "client": stats.peer,
+                "protocol": stats.protocol,
+                "nations": list(stats.nations),
+                "sent": stats.sent,
+                "withheld": stats.withheld,
+                "dropped": stats.dropped,
+            }
+            with contextlib.suppress(Exception):
+                await self.server.read(lambda ws: ws.store.audit(user.name, "cot.stream", what))
         if self.session is not None:
             session = self.session
             with contextlib.suppress(Exception):
