@@ -48,9 +48,9 @@ export function affiliation(sidc) {
 
 const cache = new Map();
 
-/** A Leaflet icon for `sidc` at `size` (stale: drawn paler), cached. */
-export function symbolIcon(sidc, { size = 24, stale = false } = {}) {
-  const key = `${sidc}|${size}|${stale ? 1 : 0}`;
+/** A Leaflet icon for `sidc` at `size` (stale: drawn paler) on `layer`, cached. */
+export function symbolIcon(sidc, { size = 24, stale = false, layer = "events" } = {}) {
+  const key = `${sidc}|${size}|${stale ? 1 : 0}|${layer}`;
   let icon = cache.get(key);
   if (icon) return icon;
   let symbol = new ms.Symbol(sidc || FALLBACK, { size, standard: "APP6", fillOpacity: stale ? 0.35 : 1 });
@@ -63,7 +63,7 @@ export function symbolIcon(sidc, { size = 24, stale = false } = {}) {
     iconSize: [width, height],
     iconAnchor: [anchor.x, anchor.y],
     popupAnchor: [0, -anchor.y],
-    className: `map-symbol affiliation-${affiliation(sidc)}${stale ? " stale" : ""}`,
+    className: `map-symbol layer-${layer} affiliation-${affiliation(sidc)}${stale ? " stale" : ""}`,
   });
   cache.set(key, icon);
   return icon;
