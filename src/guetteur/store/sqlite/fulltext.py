@@ -265,13 +265,16 @@ def _readable_passages(db: Any, readable_marking_ids: Sequence[int]) -> Readable
 
 def _counted_postings(db: Any, tokens: Sequence[str]) -> Postings:
     """A phrase of one or two tokens, from passage_terms."""
-    ids, columns, counts = db.execute(
-        "SELECT group_concat(chunk_id), group_concat(col), group_concat(tf) "
+    # Count and column (0 or 1) in one number: a third fewer numbers to write and read.
+    ids, counted = db.execute(
+        "SELECT group_concat(chunk_id), group_concat(tf * 2 + col) "
         "FROM passage_terms WHERE term = ?",
         (_PAIR.join(tokens),),
     ).fetchone()
+    counts_and_columns = _integers(counted)
     weights = np.array([COLUMN_WEIGHTS[column] for column in _COLUMNS])
-    return _postings(_integers(ids), weights[_integers(columns)] * _integers(counts))
+    frequencies = weights[counts_and_columns & 1] * (counts_and_columns >> 1)
+    return _postings(_integers(ids), frequencies)
 
 
 def _positional_postings(db: Any, tokens: Sequence[str]) -> Postings:
