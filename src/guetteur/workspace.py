@@ -99,12 +99,17 @@ from guetteur.store import (
     StoredAlert,
     User,
 )
-from guetteur.store.sqlite import open_store
+from guetteur.store.factory import (
+    DATABASE_NAME,
+    STORE_CONFIG,
+    create_store,
+    open_store,
+    store_exists,
+)
 
 __all__ = ["DATABASE_NAME", "DEFAULT_HOME", "RULES_DIR", "Workspace", "resolve_home"]
 
 DEFAULT_HOME = ".guetteur"
-DATABASE_NAME = "guetteur.db"
 RULES_DIR = "rules"  # the Sigma rules the workspace runs, copied in by `rules load`
 SIGMA_SOURCE = "sigma"  # the source whose default marks rules loaded without --marking
 CACHE_DIR = "cache"  # derived files (ATT&CK technique embeddings), safe to delete
@@ -169,7 +174,7 @@ class Workspace:
         readers beside the one writer, and spaCy, the gazetteer and the language
         model are loaded once per process, not once per thread.
         """
-        other = Workspace(self.home, open_store(self.home / DATABASE_NAME))
+        other = Workspace(self.home, open_store(self.home))
         other._primary = self
         return other
 
@@ -184,21 +189,20 @@ class Workspace:
 
     # ------------------------------------------------------------ lifecycle
     @classmethod
-    def create(cls, home: Path, user: str, clearance: Clearance) -> Workspace:
-        """A new workspace whose first user is the default for commands without --as."""
-        database = home / DATABASE_NAME
-        if database.exists():
+    def create(
+        cls, home: Path, user: str, clearance: Clearance, store: str | None = None
+    ) -> Workspace:
+        """A new workspace whose first user is the default for commands without --as.
+
+        `store`: a postgresql:// URL to keep its records in PostgreSQL (the folder
+        then holds store.toml naming it); None for the SQLite file."""
+        if store_exists(home):
             raise WorkspaceError(f"{home}: a workspace already exists here")
         # Private to the operator whatever the umask: mkdir's and open's modes
         # are masked by it, chmod's are not. SQLite gives the -wal and -shm files
         # the mode of the database file they belong to.
         home.mkdir(parents=True, exist_ok=True)
         os.chmod(home, 0o700)
-        try:
-            os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        except FileExistsError:
-            raise WorkspaceError(f"{home}: a workspace already exists here") from None
-        os.chmod(database, 0o600)
         (home / CACHE_DIR).mkdir(mode=0o700, exist_ok=True)
         os.chmod(home / CACHE_DIR, 0o700)
         # A gazetteer index placed here beforehand (copied from another workspace)
@@ -206,7 +210,7 @@ class Workspace:
         for name in (GAZETTEER_FILE, f"{GAZETTEER_FILE}-wal", f"{GAZETTEER_FILE}-shm"):
             if (home / name).is_file():
                 os.chmod(home / name, 0o600)
-        workspace = cls(home, open_store(database))
+        workspace = cls(home, create_store(home, store))
         # The first user is the operator and a security officer: someone must be
         # able to add the others.
         name = check_user_name(user, ())
@@ -217,8 +221,7 @@ class Workspace:
 
     @classmethod
     def open(cls, home: Path) -> Workspace:
-        database = home / DATABASE_NAME
-        if not database.exists():
+        if not store_exists(home):
             raise WorkspaceError(
                 f"no workspace at {home}: create one with `guetteur init --user NAME "
                 f"--clearance LEVEL --nationality CCC` (or set GUETTEUR_HOME / --home)"
@@ -232,7 +235,7 @@ class Workspace:
                 f"({', '.join(exposed)}); make it private with `chmod -R go-rwx {home}`",
                 file=sys.stderr,
             )
-        return cls(home, open_store(database))
+        return cls(home, open_store(home))
 
     def close(self) -> None:
         if self._model is not None:
@@ -1068,7 +1071,12 @@ class Workspace:
         if folder_mode & 0o077:
             exposed.append(f"{home} is {folder_mode:04o}")
         if folder_mode & 0o011:  # others can reach the files: name the readable ones
-            for name in (DATABASE_NAME, f"{DATABASE_NAME}-wal", f"{DATABASE_NAME}-shm"):
+            for name in (
+                DATABASE_NAME,
+                f"{DATABASE_NAME}-wal",
+                f"{DATABASE_NAME}-shm",
+                STORE_CONFIG,
+            ):
                 try:
                     mode = (home / name).stat().st_mode & 0o777
                 except OSError:

@@ -13,6 +13,7 @@ from guetteur.cli import (
     intel_pull,
     products,
     server,
+    store,
     tracks,
 )
 from guetteur.cli._common import main
@@ -20,4 +21,15 @@ from guetteur.cli._common import main
 __all__ = ["main"]
 
 # Imported for their commands, which register themselves on `main`.
-_COMMANDS = (admin, cot, cyber, documents, entities, intel_pull, products, server, tracks)
+_COMMANDS = (
+    admin,
+    cot,
+    cyber,
+    documents,
+    entities,
+    intel_pull,
+    products,
+    server,
+    store,
+    tracks,
+)

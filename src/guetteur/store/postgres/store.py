@@ -1,0 +1,376 @@
+"""PostgreSQL implementation of the Store contract (a staff's server, many users).
+
+`PostgresStore` is the SQLite store with another engine underneath: every
+concern whose SQL both databases share (settings, users, credentials,
+entities and events, tracks, alerts, indicators, watch, spills, audit
+appends) is the SQLite store's own code, run through `_dialect.Connection`,
+so the access rules and the noninterference of what they compute exist once.
+What PostgreSQL does differently lives here:
+
+- passages: their words in a `tsvector` (fulltext.py) and their embedding
+  in a pgvector column, with one partial HNSW index per marking (schema.py);
+- `search_text`: BM25 over the readable passages only (fulltext.py);
+- `search_vector`: approximate nearest neighbours in each readable marking's
+  own index, merged (see the method);
+- `verify_audit`: the same chain check (security/audit.py) in one
+  repeatable-read snapshot, and the append-only triggers as PostgreSQL
+  keeps them.
+
+Transactions: a write takes a transaction-scoped advisory lock, so writers
+queue as on SQLite (one writer, many readers); readers are never blocked.
+One `PostgresStore` is one connection: the server opens one per thread
+(`Workspace.sibling`).
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import psycopg
+from psycopg.adapt import Dumper, Loader
+from psycopg.pq import Format
+from psycopg.types import TypeInfo
+
+from guetteur._exceptions import WorkspaceError
+from guetteur.model import Clearance, Marking
+from guetteur.security.audit import (
+    GENESIS,
+    AuditIntegrityError,
+    ChainHead,
+    TraceIndex,
+    verify_chain,
+)
+from guetteur.store.base import ChunkHit, NewDocument, Vector
+from guetteur.store.postgres._dialect import Connection
+from guetteur.store.postgres.fulltext import indexed_words, rank_passages
+from guetteur.store.postgres.schema import migrate, vector_index_sql
+from guetteur.store.sqlite._common import iso
+from guetteur.store.sqlite.store import SQLiteStore
+
+__all__ = ["EF_SEARCH", "Embedding", "PostgresStore", "open_postgres"]
+
+# Candidates each HNSW index scan keeps (pgvector's hnsw.ef_search; 40 by
+# default): 100 gives recall@10 of 0.99 against exact search on the benchmark
+# corpus (benchmarks/pg_search.py). A scan that needs more rows than that goes
+# on (hnsw.iterative_scan), so a limit above it still gets full lists.
+EF_SEARCH = 100
+
+
+class Embedding:
+    """A float32 vector as a query parameter (pgvector's binary format)."""
+
+    def __init__(self, values: Any) -> None:
+        self.values = np.asarray(values, dtype=">f4").ravel()
+
+
+class _EmbeddingDumper(Dumper):
+    format = Format.BINARY
+
+    def dump(self, obj: Embedding) -> bytes:
+        return struct.pack(">HH", len(obj.values), 0) + obj.values.tobytes()
+
+
+class _NumericLoader(Loader):
+    """SUM() of integers is numeric in PostgreSQL: read it back as int (float if not whole)."""
+
+    def load(self, data: Any) -> int | float:
+        text = bytes(data).decode()
+        return int(text) if text.lstrip("-").isdigit() else float(text)
+
+
+def _vector_text(text: str) -> Vector:
+    return np.array(text[1:-1].split(","), dtype=np.float32)
+
+
+class PostgresStore(SQLiteStore):
+    """A workspace's records in a PostgreSQL database (`url`: a libpq connection URI)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.path = url
+        self._db = Connection(url)
+        self._pg = self._db.raw
+        self._lock = threading.RLock()
+        migrate(self._pg)
+        self._configure(self._pg)
+        self._marking_ids: dict[str, int] = {}
+        self._markings: dict[int, Marking] = {}
+        self._id_key = self._workspace_id_key()
+
+    @staticmethod
+    def _configure(pg: psycopg.Connection[Any]) -> None:
+        info = TypeInfo.fetch(pg, "vector")
+        if info is None:
+            raise WorkspaceError("the database has no pgvector extension (CREATE EXTENSION vector)")
+        dumper = type("EmbeddingDumper", (_EmbeddingDumper,), {"oid": info.oid})
+        pg.adapters.register_dumper(Embedding, dumper)
+        pg.adapters.register_loader("numeric", _NumericLoader)
+        pg.execute(f"SET hnsw.ef_search = {EF_SEARCH}")
+        pg.execute("SET hnsw.iterative_scan = strict_order")
+
+    def close(self) -> None:
+        self._db.close()
+
+    # ----------------------------------------------------------------- markings
+    def _marking_id(self, marking: Marking) -> int:
+        """Intern a marking; a new one gets its own vector index (inside the caller's
+        transaction, so a marking never exists without it)."""
+        known = str(marking) in self._marking_ids
+        marking_id = super()._marking_id(marking)
+        if not known:
+            self._pg.execute(vector_index_sql(marking_id))
+        return marking_id
+
+    # ---------------------------------------------------------------- documents
+    def add_documents(self, batch: Sequence[NewDocument]) -> list[str]:
+        """Store a batch atomically; return the ids added (an id already stored is skipped)."""
+        added: list[str] = []
+        with self._transaction():
+            for item in batch:
+                doc = item.document
+                marking_id = self._marking_id(doc.marking)
+                inserted = self._db.execute(
+                    "INSERT OR IGNORE INTO documents(id, sha256, title, text, language, "
+                    "marking_id, grade, source, origin, ingested_at, reported_at, metadata) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        doc.id, doc.sha256, doc.title, doc.text, doc.language, marking_id,
+                        str(doc.grade) if doc.grade else None, doc.source, doc.origin,
+                        iso(doc.ingested_at), iso(doc.reported_at), _metadata(doc.metadata),
+                    ),
+                )  # fmt: skip
+                if inserted.rowcount == 0:
+                    continue  # same content already stored (another run or earlier in batch)
+                rows = []
+                for chunk, vector in zip(item.chunks, item.embeddings, strict=True):
+                    title = doc.title if chunk.index == 0 else ""
+                    rows.append(
+                        (doc.id, chunk.index, chunk.start, chunk.end, marking_id, chunk.text,
+                         Embedding(vector), *indexed_words(title, chunk.text, doc.language))
+                    )  # fmt: skip
+                with self._pg.cursor() as cursor:
+                    cursor.executemany(
+                        'INSERT INTO chunks(doc_id, idx, start, "end", marking_id, text, '
+                        "embedding, tsv) VALUES (%s, %s, %s, %s, %s, %s, %b, "
+                        "guetteur_passage_tsv(%s, %s, %s::regconfig))",
+                        rows,
+                    )
+                self._insert_enrichment(doc.id, marking_id, item.entities, item.events)
+                added.append(doc.id)
+        return added
+
+    def _delete_document(self, doc_id: str) -> None:
+        self._db.execute("DELETE FROM watch_hits WHERE doc_id = ?", (doc_id,))
+        self._db.execute(
+            "DELETE FROM event_participants WHERE event_id IN "
+            "(SELECT id FROM events WHERE doc_id = ?)",
+            (doc_id,),
+        )
+        for table in ("events", "mentions", "chunks"):
+            self._db.execute(f"DELETE FROM {table} WHERE doc_id = ?", (doc_id,))
+        self._db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+        self._db.execute(
+            "DELETE FROM entities WHERE id NOT IN (SELECT entity_id FROM mentions) "
+            "AND id NOT IN (SELECT entity_id FROM event_participants) "
+            "AND id NOT IN (SELECT place_entity_id FROM events "
+            "WHERE place_entity_id IS NOT NULL)"
+        )
+
+    # -------------------------------------------------------------- ranked reads
+    _PG_HIT_COLUMNS = (
+        'c.id, d.id, d.title, d.marking_id, d.grade, d.source, d.language, c.text, c.start, c."end"'
+    )
+
+    def search_text(self, query: str, clearance: Clearance, limit: int) -> list[ChunkHit]:
+        """BM25 from the statistics of readable passages only (postgres/fulltext.py)."""
+        ranked = rank_passages(self._pg, query, self.readable_marking_ids(clearance), limit)
+        if not ranked:
+            return []
+        rows = self._pg.execute(
+            f"SELECT {self._PG_HIT_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
+            "WHERE c.id = ANY(%s)",
+            ([passage.chunk_id for passage in ranked],),
+        ).fetchall()
+        by_id = {row[0]: row for row in rows}
+        return self._hits([(*by_id[p.chunk_id], p.score) for p in ranked])
+
+    def readable_passages(self, clearance: Clearance) -> int:
+        """How many passages `clearance` may read (from the per-marking counts)."""
+        (count,) = self._pg.execute(
+            "SELECT COALESCE(SUM(passages), 0) FROM marking_passages WHERE marking_id = ANY(%s)",
+            (self.readable_marking_ids(clearance),),
+        ).fetchone() or (0,)
+        return int(count)
+
+    def search_vector(self, vector: Vector, clearance: Clearance, limit: int) -> list[ChunkHit]:
+        """Cosine similarity: approximate (HNSW), searched in each readable marking's index.
+
+        One index per marking holds that marking's passages only, so the graph a
+        reader's search walks is made of passages they may read: what it finds —
+        and misses — depends on readable passages alone, and no hidden neighbour
+        crowds the reader's out (the under-return of a filtered HNSW scan, pgvector
+        issues 259 and 671). Each marking's best `limit` are merged; ties fall to
+        document id and offset. If fewer come back than the reader may read (an
+        index scan cut short), the exact ranking is returned instead: a reader
+        always gets min(limit, readable passages) results.
+        """
+        readable = self.readable_marking_ids(clearance)
+        if limit <= 0 or not readable:
+            return []
+        branches = " UNION ALL ".join(
+            f"(SELECT id, embedding <=> %(v)b AS distance FROM chunks WHERE marking_id = {int(m)} "
+            "ORDER BY embedding <=> %(v)b LIMIT %(k)s)"
+            for m in readable
+        )
+        query = (
+            f"SELECT {self._PG_HIT_COLUMNS}, 1.0 - x.distance FROM ({branches}) x "
+            "JOIN chunks c ON c.id = x.id JOIN documents d ON d.id = c.doc_id "
+            "ORDER BY x.distance, d.id, c.start LIMIT %(k)s"
+        )
+        params = {"v": Embedding(vector), "k": limit}
+        rows = self._pg.execute(query, params).fetchall()
+        if len(rows) < limit and len(rows) < self.readable_passages(clearance):
+            rows = self._exact_vector_rows(readable, params)
+        return self._hits(rows)
+
+    def _exact_vector_rows(self, readable: list[int], params: dict[str, Any]) -> list[Any]:
+        # "+ 0" keeps the planner off the HNSW indexes: every readable passage is ranked.
+        rows: list[Any] = self._pg.execute(
+            f"SELECT {self._PG_HIT_COLUMNS}, 1.0 - (c.embedding <=> %(v)b) "
+            "FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.marking_id = ANY(%(m)s) "
+            "ORDER BY (c.embedding <=> %(v)b) + 0, d.id, c.start LIMIT %(k)s",
+            {**params, "m": readable},
+        ).fetchall()
+        return rows
+
+    def search_vector_exact(
+        self, vector: Vector, clearance: Clearance, limit: int
+    ) -> list[ChunkHit]:
+        """The exact ranking `search_vector` approximates (benchmarks measure recall by it)."""
+        readable = self.readable_marking_ids(clearance)
+        if limit <= 0 or not readable:
+            return []
+        return self._hits(self._exact_vector_rows(readable, {"v": Embedding(vector), "k": limit}))
+
+    def chunks_after(
+        self, chunk_id: int, clearance: Clearance, doc_ids: Sequence[str] | None = None
+    ) -> list[tuple[ChunkHit, Vector]]:
+        """Readable passages stored after `chunk_id` (of `doc_ids` only, when given),
+        with their embeddings, in id order."""
+        params: dict[str, Any] = {
+            "after": chunk_id,
+            "readable": self.readable_marking_ids(clearance),
+            "docs": list(doc_ids) if doc_ids is not None else None,
+        }
+        only = "AND c.doc_id = ANY(%(docs)s) " if doc_ids is not None else ""
+        rows = self._pg.execute(
+            f"SELECT {self._PG_HIT_COLUMNS}, 0.0, c.embedding::text "
+            "FROM chunks c JOIN documents d ON d.id = c.doc_id "
+            f"WHERE c.id > %(after)s AND c.marking_id = ANY(%(readable)s) {only}ORDER BY c.id",
+            params,
+        ).fetchall()
+        hits = self._hits([row[:-1] for row in rows])
+        return [(hit, _vector_text(row[-1])) for hit, row in zip(hits, rows, strict=True)]
+
+    # -------------------------------------------------------------------- audit
+    def verify_audit(self, extends: ChainHead | None = None) -> tuple[int, str]:
+        """(rows, head hash) of an intact, protected and complete chain (see SQLiteStore's)."""
+        with self._lock:
+            began = not self._db.in_transaction
+            if began:
+                # One snapshot: an append by another connection between reading the
+                # head and the rows must not look like tampering.
+                self._pg.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                (present,) = self._pg.execute("SELECT to_regclass('audit') IS NOT NULL").fetchone()
+                if not present:
+                    raise AuditIntegrityError("the audit table is missing (dropped)")
+                count = self.get_setting("audit_head_count")
+                digest = self.get_setting("audit_head_hash")
+                head = None
+                if count is not None or digest is not None:
+                    head = ChainHead(int(count or 0), digest or GENESIS)
+                traces = TraceIndex()
+                rows = verify_chain(traces.noting(self.audit_rows()), head, extends)
+                self._check_audit_protection()
+                traces.check(
+                    (doc_id for (doc_id,) in self._pg.execute("SELECT id FROM documents")),
+                    (name for (name,) in self._pg.execute("SELECT name FROM users")),
+                )
+            finally:
+                if began:
+                    self._pg.execute("COMMIT")
+        return rows, head.hash if head is not None else GENESIS
+
+    # The append-only triggers as the schema makes them: name → (event, level).
+    _AUDIT_TRIGGERS = {
+        "audit_no_update": "BEFORE UPDATE ON {table} FOR EACH ROW",
+        "audit_no_delete": "BEFORE DELETE ON {table} FOR EACH ROW",
+        "audit_no_truncate": "BEFORE TRUNCATE ON {table} FOR EACH STATEMENT",
+    }
+    _AUDIT_GUARD = "guetteur_audit_append_only"
+    _AUDIT_GUARD_BODY = "BEGIN RAISE EXCEPTION 'the audit log is append-only'; END"
+
+    def _check_audit_protection(self) -> None:
+        """The audit table's append-only triggers: present, enabled, and raising.
+
+        Without them the chain can be rewritten consistently through SQL, so their
+        absence, or a disabled or altered one, is itself a failure.
+        """
+        (table,) = self._pg.execute(
+            "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = 'audit'::regclass"
+        ).fetchone()
+        found = {
+            name: (definition, enabled, function, body)
+            for name, definition, enabled, function, body in self._pg.execute(
+                "SELECT t.tgname, pg_get_triggerdef(t.oid), t.tgenabled, p.proname, p.prosrc "
+                "FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid "
+                "WHERE t.tgrelid = 'audit'::regclass AND NOT t.tgisinternal"
+            )
+        }
+        problems = []
+        for name, timing in sorted(self._AUDIT_TRIGGERS.items()):
+            if name not in found:
+                problems.append(f"the append-only trigger {name!r} is missing (dropped)")
+                continue
+            definition, enabled, function, body = found[name]
+            expected = f"CREATE TRIGGER {name} {timing.format(table=table)} EXECUTE FUNCTION "
+            if (
+                not definition.startswith(expected)
+                or not definition.endswith(f"{self._AUDIT_GUARD}()")
+                or function != self._AUDIT_GUARD
+                or " ".join(body.split()) != self._AUDIT_GUARD_BODY
+            ):
+                problems.append(f"the trigger {name!r} differs from the schema's (altered)")
+            elif enabled != "O":
+                problems.append(f"the trigger {name!r} is disabled")
+        problems += [
+            f"an unexpected trigger {name!r} is defined on the audit table"
+            for name in sorted(found.keys() - self._AUDIT_TRIGGERS.keys())
+        ]
+        if problems:
+            raise AuditIntegrityError(
+                "; ".join(problems) + ": the log was open to rewriting, so its chain proves nothing"
+            )
+
+
+def _metadata(metadata: Any) -> str:
+    return json.dumps(dict(metadata), ensure_ascii=False)
+
+
+def open_postgres(url: str) -> PostgresStore:
+    """Open (and bring up to date) the workspace database at `url`; say clearly why not."""
+    try:
+        return PostgresStore(url)
+    except psycopg.OperationalError as error:
+        reason = " ".join(str(error).split())
+        raise WorkspaceError(f"cannot reach the PostgreSQL store: {reason}") from error
+    except psycopg.Error as error:
+        reason = " ".join(str(error).split())
+        raise WorkspaceError(f"the PostgreSQL store refused to open: {reason}") from error
