@@ -12,6 +12,7 @@ drawn for a brief or a search, and the French interface.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -153,9 +154,15 @@ def releasable(marking: str, nation: str) -> bool:
     return may_read(reader, parsed)
 
 
-def wait_until_settled(page: Page) -> None:
-    # Cluster animations and chunked additions finish within a few frames.
-    page.wait_for_timeout(400)
+def settled(page: Page, layer: str, expected: int) -> int:
+    """Symbols drawn for `layer` once the cluster layer has finished animating (it
+    keeps the old icons for a moment), or what is drawn after 20 s of waiting."""
+    deadline = time.monotonic() + 20
+    drawn = drawn_symbols(page, layer)
+    while drawn != expected and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+        drawn = drawn_symbols(page, layer)
+    return drawn
 
 
 # ------------------------------------------------------------------------ tests
@@ -166,8 +173,7 @@ def test_the_map_draws_a_symbol_for_each_located_event(
     assert len(features) >= 10, "the spot reports give located events"
     page = open_map()
     assert layer_count(page, "events") == f"{len(features)}/{len(features)}"
-    wait_until_settled(page)
-    assert drawn_symbols(page, "events") == len(features)
+    assert settled(page, "events", len(features)) == len(features)
     # Symbols are milsymbol canvases, as images (the CSP forbids inline SVG styles).
     sources = page.locator("img.map-symbol").evaluate_all("els => els.map(e => e.src)")
     assert sources and all(src.startswith("data:image/png;base64,") for src in sources)
@@ -175,9 +181,8 @@ def test_the_map_draws_a_symbol_for_each_located_event(
     # and all in clusters once zoomed out to Europe.
     assert page.locator(".leaflet-marker-pane .cluster-events").count() >= 1
     page.evaluate("() => { document.querySelector('.cop').cop.map.setZoom(3, {animate: false}); }")
-    wait_until_settled(page)
+    assert settled(page, "events", len(features)) == len(features)
     assert page.locator(".leaflet-marker-pane img.map-symbol.layer-events").count() <= 1
-    assert drawn_symbols(page, "events") == len(features)
     # The page's banner: the high-water mark of what the map shows.
     shown = [f["properties"]["marking"] for f in features] + [t["marking"] for t in served.tracks()]
     hwm = high_water_mark(parse_marking(m) for m in shown)
@@ -213,7 +218,7 @@ def test_a_click_shows_the_item_with_its_portion_marking_and_its_report(
 ) -> None:
     by_id = {f"event:{f['properties']['id']}": f["properties"] for f in served.features()}
     page = open_map()
-    wait_until_settled(page)
+    settled(page, "events", len(by_id))
     # A symbol not covered by another one, clicked as a user would.
     symbol = None
     for candidate in page.locator("img.map-symbol.layer-events").all():
@@ -254,8 +259,7 @@ def test_view_as_partner_shows_only_what_is_releasable(
     page.select_option("#cop-partner", "LUX")
     page.wait_for_selector(".cop[data-partner=LUX]")
     assert layer_count(page, "events") == f"{len(kept)}/{len(features)}"
-    wait_until_settled(page)
-    assert drawn_symbols(page, "events") == len(kept)
+    assert settled(page, "events", len(kept)) == len(kept)
     notice = page.inner_text(".cop-partner-notice")
     assert "Luxembourg (LUX)" in notice and f"{withheld} item(s) withheld" in notice
     shown = high_water_mark(

@@ -560,12 +560,11 @@ export function mountMap(element, { api, t, lang, onMarking, raiseMarking, signa
 
   async function load() {
     const problems = [];
-    try {
-      await markingsReady();
-    } catch (error) {
-      status.textContent = `${tr("map.error")} ${error.message || error}`;
-      return;
-    }
+    // The markings vocabulary, the layers and the basemap load side by side.
+    const vocabulary = markingsReady().then(
+      () => null,
+      (error) => error,
+    );
     await Promise.all(
       LAYERS.map(async (layer) => {
         try {
@@ -580,6 +579,11 @@ export function mountMap(element, { api, t, lang, onMarking, raiseMarking, signa
         }
       }),
     );
+    const unreadable = await vocabulary;
+    if (unreadable) {
+      status.textContent = `${tr("map.error")} ${unreadable.message || unreadable}`;
+      return;
+    }
     await map.basemap;
     fillPartners();
     const located = [...items.values()].map((i) => [i.lat, i.lon]);

@@ -82,12 +82,15 @@ const ALPHA2 = {
 /** The nations offered before any item names others. */
 export const PARTNERS = Object.keys(ALPHA2);
 
+const regionNames = new Map();
+
 /** A nation's name in `lang` followed by its code ("Luxembourg (LUX)"), or the code alone. */
 export function nationName(code, lang) {
   const alpha2 = ALPHA2[code];
   if (!alpha2 || typeof Intl.DisplayNames !== "function") return code;
   try {
-    const name = new Intl.DisplayNames([lang], { type: "region" }).of(alpha2);
+    if (!regionNames.has(lang)) regionNames.set(lang, new Intl.DisplayNames([lang], { type: "region" }));
+    const name = regionNames.get(lang).of(alpha2);
     return name && name !== alpha2 ? `${name} (${code})` : code;
   } catch {
     return code;
