@@ -44,6 +44,7 @@ __all__ = [
     "EntityDetail",
     "EntitySummary",
     "EventRow",
+    "LogisticsRecord",
     "MentionRow",
     "NewDocument",
     "Session",
@@ -242,6 +243,18 @@ class StoredAlert:
     source: str
 
 
+@dataclass(frozen=True)
+class LogisticsRecord:
+    """One row of a logistics table (issue 13): its table kind (depot, unit, vehicle,
+    consumption, window, matrix), its identity in that kind, marking and fields."""
+
+    kind: str
+    key: str
+    marking: Marking
+    data: Mapping[str, Any]
+    origin: str  # FILE[#SHEET]:ROW
+
+
 class Store(Protocol):
     """A guetteur workspace's records. Implementations: store.sqlite.SQLiteStore."""
 
@@ -346,6 +359,12 @@ class Store(Protocol):
         self, clearance: Clearance, bbox: BBox | None = None, since: datetime | None = None
     ) -> list[Track]: ...
     def get_track(self, uid: str, clearance: Clearance) -> Track: ...
+
+    # --- logistics tables (issue 13): rows marked one by one
+    def add_logistics_records(self, records: Sequence[LogisticsRecord], actor: str) -> None: ...
+    def list_logistics_records(
+        self, clearance: Clearance, kinds: Sequence[str] | None = None
+    ) -> list[LogisticsRecord]: ...
 
     # --- ranked reads, filtered by clearance before ranking
     def search_text(self, query: str, clearance: Clearance, limit: int) -> list[ChunkHit]: ...

@@ -421,6 +421,25 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX track_positions_marking_time ON track_positions(marking_id, time);
     """,
+    # 11 → 12: logistics tables (issue 13). One row per table row that loaded
+    # (depot, unit, vehicle, consumption day and class, a unit's windows, a
+    # matrix leg), keyed (kind, key, marking): the same row imported again at
+    # the same marking replaces it, at another marking is another row. Reads
+    # take, per (kind, key), the latest readable row (store/sqlite/logistics.py).
+    """
+    CREATE TABLE logistics_rows (
+        id INTEGER PRIMARY KEY,           -- insertion order: latest wins among readable rows
+        kind TEXT NOT NULL,               -- depot | unit | vehicle | consumption | window | matrix
+        key TEXT NOT NULL,                -- the row's identity in its kind (a name, unit|day|class)
+        marking_id INTEGER NOT NULL REFERENCES markings(id),
+        data TEXT NOT NULL,               -- JSON: the row's fields as read
+        origin TEXT NOT NULL,             -- FILE[#SHEET]:ROW
+        imported_by TEXT NOT NULL,
+        imported_at TEXT NOT NULL,
+        UNIQUE (kind, key, marking_id)
+    );
+    CREATE INDEX logistics_rows_marking ON logistics_rows(marking_id, kind);
+    """,
 ]
 
 

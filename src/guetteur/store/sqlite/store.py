@@ -59,13 +59,14 @@ from guetteur.store.sqlite._connect import IntegrityError, connect
 from guetteur.store.sqlite.credentials import CredentialStore
 from guetteur.store.sqlite.entities import EntityStore
 from guetteur.store.sqlite.fulltext import passage_term_rows, rank_passages
+from guetteur.store.sqlite.logistics import LogisticsStore
 from guetteur.store.sqlite.schema import migrate
 from guetteur.store.sqlite.tracks import TrackStore
 
 __all__ = ["SQLiteStore"]
 
 
-class SQLiteStore(EntityStore, CredentialStore, TrackStore):
+class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore):
     """A workspace's records in one SQLite file."""
 
     def __init__(self, path: Path | str) -> None:
