@@ -39,6 +39,7 @@ from guetteur.store import (
 if TYPE_CHECKING:
     from guetteur.cyber.attack import Catalogue, Technique
     from guetteur.cyber.sigma import RuleSet
+    from guetteur.logistics import Forecast, ImportReport, Plan
     from guetteur.pipeline.alerts import AlertIngestReport
     from guetteur.pipeline.ingest import IngestReport
     from guetteur.pipeline.intel import IntelImportReport
@@ -68,6 +69,10 @@ __all__ = [
     "incident_markdown",
     "incidents_json",
     "ingest_json",
+    "logistics_forecast_json",
+    "logistics_import_json",
+    "logistics_plan_geojson",
+    "logistics_plan_json",
     "intel_import_json",
     "marking_of",
     "position_json",
@@ -630,3 +635,143 @@ def track_detail_json(track: Track, history: Sequence[EventRow] = ()) -> dict[st
             marking_of([*(p.marking for p in track.positions), *(e.marking for e in history)])
         ),
     }
+
+
+# -------------------------------------------------------------------- logistics
+# Plans, forecasts and import reports (issue 13). Each is marked by the table
+# rows and reports it was made from; a plan's "marking" is the high-water mark
+# of every row it read and every report whose threat zone changed it.
+def logistics_import_json(report: ImportReport) -> dict[str, Any]:
+    """`guetteur logistics import --json`: tables read, rows stored, bad rows and why."""
+    return {
+        "imported": len(report.records),
+        "tables": [
+            {
+                "path": printable(t.path),
+                "kind": t.kind,
+                "rows": t.rows,
+                "marking": str(t.marking) if t.marking is not None else None,
+            }
+            for t in report.tables
+        ],
+        "failed": [
+            {"path": printable(b.path), "row": b.row, "column": b.column,
+             "error": printable(b.reason)}
+            for b in report.failed
+        ],
+        "marking": str(marking_of(r.marking for r in report.records)),
+    }  # fmt: skip
+
+
+def logistics_forecast_json(
+    found: Sequence[Forecast], horizon_days: int, quantile: float
+) -> dict[str, Any]:
+    """`guetteur logistics forecast --json`: per unit and class, daily forecasts with
+    their interval, and the quantity to deliver at the quantile."""
+    return {
+        "horizon_days": horizon_days,
+        "quantile": quantile,
+        "forecasts": [
+            {
+                "unit": f.unit,
+                "class": f.supply_class,
+                "measure": f.measure,
+                "method": f.method,
+                "pattern": f.pattern,
+                "history_days": f.history_days,
+                "last_day": f.last_day.isoformat(),
+                "level": f.level,
+                "mean": list(f.daily_mean),
+                "low": list(f.daily_low),
+                "high": list(f.daily_high),
+                "total_mean": round(f.total_mean, 1),
+                "deliver": f.deliver,
+                "marking": str(f.marking),
+            }
+            for f in found
+        ],
+        "marking": str(marking_of(f.marking for f in found)),
+    }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def logistics_plan_json(plan: Plan) -> dict[str, Any]:
+    """`guetteur logistics plan --json`: routes and stops, the reports whose threats
+    shaped them, what could not be served and why."""
+    return {
+        "marking": str(plan.marking),
+        "feasible": plan.feasible,
+        "distance_km": plan.distance_km,
+        "day": plan.day.isoformat(),
+        "routes": [
+            {
+                "vehicle": route.vehicle,
+                "depot": route.depot,
+                "start": _iso(route.start),
+                "end": _iso(route.end),
+                "distance_km": route.distance_km,
+                "stops": [
+                    {"name": s.name, "lat": round(s.lat, 6), "lon": round(s.lon, 6),
+                     "arrival": _iso(s.arrival), "delivery": dict(s.delivery)}
+                    for s in route.stops
+                ],
+            }
+            for route in plan.routes
+        ],
+        "avoided": [
+            {"doc_id": a.doc_id, "kind": a.kind, "reason": a.reason, "lat": round(a.lat, 6),
+             "lon": round(a.lon, 6), "radius_km": a.radius_km, "marking": str(a.marking)}
+            for a in plan.avoided
+        ],
+        "unserved": [
+            {"name": u.name, "reason": u.reason, "demand": dict(u.demand)} for u in plan.unserved
+        ],
+        "explanation": list(plan.explanation),
+        "demand_sources": {unit: dict(classes) for unit, classes in plan.demand_sources.items()},
+    }  # fmt: skip
+
+
+def logistics_plan_geojson(plan: Plan) -> dict[str, Any]:
+    """Routes as LineStrings (depot to depot, detours included), their stops as
+    Points, and the threat zones that shaped them as Polygons; "marking" a foreign
+    member, the plan's."""
+    import math
+
+    features: list[dict[str, Any]] = []
+    for route in plan.routes:
+        line = [[round(lon, 6), round(lat, 6)] for lat, lon in route.path]
+        features.append({
+            "type": "Feature",
+            "geometry": {"type": "LineString", "coordinates": line},
+            "properties": {"kind": "route", "vehicle": route.vehicle, "depot": route.depot,
+                           "start": _iso(route.start), "end": _iso(route.end),
+                           "distance_km": route.distance_km,
+                           "stops": [s.name for s in route.stops]},
+        })  # fmt: skip
+        for order, stop in enumerate(route.stops, start=1):
+            features.append({
+                "type": "Feature",
+                "geometry": {"type": "Point",
+                             "coordinates": [round(stop.lon, 6), round(stop.lat, 6)]},
+                "properties": {"kind": "stop", "vehicle": route.vehicle, "order": order,
+                               "name": stop.name, "arrival": _iso(stop.arrival),
+                               "delivery": dict(stop.delivery)},
+            })  # fmt: skip
+    for zone in plan.avoided:
+        ring = []
+        for k in range(33):
+            angle = 2 * math.pi * k / 32
+            dlat = zone.radius_km / 111.195 * math.sin(angle)
+            dlon = zone.radius_km / (111.195 * math.cos(math.radians(zone.lat))) * math.cos(angle)
+            ring.append([round(zone.lon + dlon, 6), round(zone.lat + dlat, 6)])
+        features.append({
+            "type": "Feature",
+            "geometry": {"type": "Polygon", "coordinates": [ring]},
+            "properties": {"kind": "threat", "threat": zone.kind, "doc_id": zone.doc_id,
+                           "reason": zone.reason, "radius_km": zone.radius_km,
+                           "marking": str(zone.marking)},
+        })  # fmt: skip
+    return {"type": "FeatureCollection", "features": features, "marking": str(plan.marking)}

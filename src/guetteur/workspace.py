@@ -16,12 +16,13 @@ import shutil
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from guetteur._exceptions import (
     IngestError,
+    InvalidInputError,
     InvalidStixError,
     NotFoundError,
     PermissionDeniedError,
@@ -52,6 +53,16 @@ from guetteur.cyber.stix_out import (
 from guetteur.cyber.triage import summarise
 from guetteur.ingest.registry import COT_SUFFIXES, iter_input_files, read_input
 from guetteur.llm import ChatModel, ModelSettings, open_model, resolve_settings
+from guetteur.logistics import (
+    THREAT_KINDS,
+    Forecast,
+    ImportReport,
+    Plan,
+    PlanOptions,
+    forecast_consumption,
+    plan_resupply,
+    read_tables,
+)
 from guetteur.model import Clearance, Document, Grade, Marking, Severity, Track
 from guetteur.pipeline.alerts import (
     AlertFormat,
@@ -67,7 +78,7 @@ from guetteur.pipeline.tracks import CotIngestReport, store_positions
 from guetteur.products import IncidentView, incidents_for
 from guetteur.products.ask import Answer, answer_question
 from guetteur.products.brief import Brief, write_brief
-from guetteur.products.cited import ModelCall
+from guetteur.products.cited import ModelCall, reader_floor_marking
 from guetteur.products.incident_synthesis import IncidentSynthesis, synthesise_incident
 from guetteur.products.watch import WatchRun, evaluate_requirement, report_requirement
 from guetteur.search import SearchResult, hybrid_search
@@ -147,6 +158,13 @@ def _split_cot(
 def _without_prefix(message: str, where: str) -> str:
     """A refusal's reason without the file name it opens with (listed beside it)."""
     return message[len(where) :].lstrip(":").strip() if message.startswith(where) else message
+
+
+def _check_forecast(horizon_days: int, quantile: float) -> None:
+    if not 1 <= horizon_days <= 366:
+        raise InvalidInputError(f"horizon of {horizon_days} days: between 1 and 366")
+    if not 0 < quantile < 1:
+        raise InvalidInputError(f"quantile {quantile:g}: between 0 and 1 (e.g. 0.9)")
 
 
 def resolve_home(home: str | Path | None) -> Path:
@@ -1024,6 +1042,117 @@ class Workspace:
                 "(a STIX bundle of ATT&CK, or techniques.csv with tactics.csv beside it)"
             )
         return TechniqueMapper(Catalogue.from_records(records), cache_dir=self.home / CACHE_DIR)
+
+    # ------------------------------------------------------------- logistics
+    def logistics_import(
+        self, actor: User, paths: Sequence[Path], marking: Marking | None = None
+    ) -> ImportReport:
+        """Logistics tables (CSV, XLSX) into the workspace, each row at its marking.
+
+        Bad rows and tables are listed with their reasons and the rest loads.
+        The report is a function of the files alone: it never says whether a
+        row replaced one already held (which might be above the importer)."""
+        require(actor.role, ANALYST, "logistics import")
+        report = read_tables(paths, marking, lambda: self.enricher.gazetteer)
+        with self.store.atomic():
+            self.store.add_logistics_records(report.records, actor.name)
+            self.store.audit(
+                actor.name,
+                "logistics.import",
+                {
+                    "paths": [str(path) for path in paths],
+                    "marking": str(marking) if marking is not None else None,
+                    "tables": [
+                        {"path": t.path, "kind": t.kind, "rows": t.rows} for t in report.tables
+                    ],
+                    "records": len(report.records),
+                    "failed": len(report.failed),
+                },
+            )
+        return report
+
+    def logistics_forecast(
+        self, reader: User, horizon_days: int = 7, quantile: float = 0.9
+    ) -> list[Forecast]:
+        """Each unit's consumption per class over the horizon, from the history the
+        reader may read, with its interval and the quantity to deliver."""
+        _check_forecast(horizon_days, quantile)
+        records = self.store.list_logistics_records(reader.clearance, ["consumption"])
+        found = forecast_consumption(records, horizon_days, quantile)
+        self.store.audit(
+            reader.name,
+            "logistics.forecast",
+            {"horizon_days": horizon_days, "quantile": quantile, "series": len(found)},
+        )
+        return found
+
+    def logistics_plan(
+        self,
+        reader: User,
+        *,
+        avoid_threats: bool = False,
+        since: datetime | None = None,
+        time_limit: float = 30.0,
+        releasable_to: frozenset[str] = frozenset(),
+        threat_kinds: Sequence[str] = THREAT_KINDS,
+        radius_km: Mapping[str, float] | None = None,
+        penalty_km: float | None = None,
+        horizon_days: int = 1,
+        quantile: float = 0.9,
+        day: date | None = None,
+    ) -> Plan:
+        """A resupply plan from the tables and reports the reader may read.
+
+        With `releasable_to`, a tear-line plan: only rows and reports releasable
+        to those nations take part (the rule of `brief`), and the plan is marked
+        by them alone. Threats (`avoid_threats`, or a `penalty_km` per crossing)
+        come from the reader's events of `threat_kinds` since `since`.
+        """
+        _check_forecast(horizon_days, quantile)
+        if not 0 < time_limit <= 3600:
+            raise InvalidInputError(f"time limit {time_limit:g} s: between 0 and 3600 seconds")
+        unknown = sorted(set(threat_kinds) - set(THREAT_KINDS))
+        if unknown:
+            raise InvalidInputError(
+                f"threat kind {', '.join(unknown)}: choose from {', '.join(THREAT_KINDS)}"
+            )
+        if penalty_km is not None and penalty_km < 0:
+            raise InvalidInputError(f"threat penalty {penalty_km:g} km: not negative")
+        for kind, radius in (radius_km or {}).items():
+            if kind not in THREAT_KINDS or not 0 < radius <= 500:
+                raise InvalidInputError(f"radius {kind}={radius:g}: a threat kind, 0-500 km")
+        clearance = (
+            reader.clearance.for_release_to(releasable_to) if releasable_to else reader.clearance
+        )
+        records = self.store.list_logistics_records(clearance)
+        threats = avoid_threats or penalty_km is not None
+        events = self.store.list_events(clearance, since) if threats else []
+        options = PlanOptions(
+            avoid_threats=avoid_threats,
+            threat_kinds=tuple(threat_kinds),
+            radius_km=dict(radius_km or {}),
+            penalty_km=penalty_km,
+            since=since,
+            time_limit_s=time_limit,
+            horizon_days=horizon_days,
+            quantile=quantile,
+            day=day,
+        )
+        plan = plan_resupply(records, events, options, reader_floor_marking(clearance))
+        self.store.audit(
+            reader.name,
+            "logistics.plan",
+            {
+                "avoid_threats": avoid_threats,
+                "penalty_km": penalty_km,
+                "since": since,
+                "releasable_to": sorted(releasable_to),
+                "doc_ids": sorted({a.doc_id for a in plan.avoided}),
+                "marking": str(plan.marking),
+                "feasible": plan.feasible,
+            },
+        )
+        return plan
 
     def stats(self, reader: User) -> DocumentStats:
         found = self.store.stats(reader.clearance)

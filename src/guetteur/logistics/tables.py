@@ -43,7 +43,7 @@ import io
 import math
 import re
 import unicodedata
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -472,9 +472,12 @@ class _Pending:
 def read_tables(
     paths: Sequence[Path],
     marking: Marking | None,
-    gazetteer: PlaceResolver | None,
+    gazetteer: Callable[[], PlaceResolver] | None,
 ) -> ImportReport:
-    """Every table of `paths`, each good row a record; bad rows and tables listed."""
+    """Every table of `paths`, each good row a record; bad rows and tables listed.
+
+    `gazetteer` gives the place index when a table names a place (opening it
+    may take seconds the first time: only then is it called)."""
     report = ImportReport()
     for path in paths:
         where = str(path)
@@ -508,7 +511,7 @@ def _read_table(
     stem: str,
     cells: list[list[Any]],
     floor: Marking | None,
-    gazetteer: PlaceResolver | None,
+    gazetteer: Callable[[], PlaceResolver] | None,
     report: ImportReport,
 ) -> None:
     rows = [(number, [_text(c) for c in row]) for number, row in enumerate(cells, start=1)]
@@ -774,7 +777,7 @@ def _resolve_places(
     where: str,
     kind: str,
     pending: list[_Pending],
-    gazetteer: PlaceResolver | None,
+    gazetteer: Callable[[], PlaceResolver] | None,
     report: ImportReport,
 ) -> list[LogisticsRecord]:
     named = [p for p in pending if p.place is not None]
@@ -783,7 +786,7 @@ def _resolve_places(
         # One context for the whole table: names settle near each other.
         context = "\n".join(str(p.place) for p in named)
         hints = {p.country.upper() for p in named if p.country}
-        places = gazetteer.resolve([str(p.place) for p in named], context, hints)
+        places = gazetteer().resolve([str(p.place) for p in named], context, hints)
     resolved = dict(zip((id(p) for p in named), places, strict=False))
     records: list[LogisticsRecord] = []
     for item in pending:
