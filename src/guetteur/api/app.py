@@ -19,7 +19,18 @@ from typing import Any
 from fastapi import Depends, FastAPI
 
 from guetteur import __version__
-from guetteur.api import admin, jobs, records, session, taxii, tiles, tracks, web, writes
+from guetteur.api import (
+    admin,
+    jobs,
+    logistics,
+    records,
+    session,
+    taxii,
+    tiles,
+    tracks,
+    web,
+    writes,
+)
 from guetteur.api.auth import caller
 from guetteur.api.guard import Guard, Limits
 from guetteur.api.problems import install_problem_handlers
@@ -52,7 +63,7 @@ def create_app(home: Path, *, tls: bool = False, limits: Limits | None = None) -
     app.state.workspaces = workspaces
     app.state.jobs = jobs.Jobs(workspaces)
     install_problem_handlers(app)
-    for module in (session, records, tracks, writes, admin, jobs, taxii, tiles, web):
+    for module in (session, records, tracks, logistics, writes, admin, jobs, taxii, tiles, web):
         app.include_router(module.router)
 
     @app.get("/api/openapi.json", tags=["session"], dependencies=[Depends(caller)])
