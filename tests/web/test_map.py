@@ -24,6 +24,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
+from guetteur.api.web import STATIC
 from guetteur.cop.cot import parse_event
 from guetteur.enrich.coordinates import mgrs_to_latlon
 from guetteur.model import Clearance, Level
@@ -86,8 +87,12 @@ def served(tmp_path_factory: pytest.TempPathFactory, built_gazetteer: Path) -> I
     report = workspace.ingest(workspace.operator(), sorted(SPOT_REPORTS.iterdir()), source="spot")
     assert report.ingested == len(list(SPOT_REPORTS.iterdir())), report.failed
     workspace.close()
+    if not (STATIC / "map.js").is_file():
+        pytest.fail("the web application is not built: run `make web`")
     with LiveServer(home) as server:
         yield Served(server, home)
+        # A page's live feed (server-sent events) would hold a graceful shutdown.
+        server.server.force_exit = True
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +109,9 @@ def open_map(browser: Browser, served: Served) -> Iterator[Callable[..., Page]]:
     has drawn what it loaded."""
     contexts: list[BrowserContext] = []
 
-    def opened(user: str = "ops", locale: str = "en-GB") -> Page:
+    def opened(
+        user: str = "ops", locale: str = "en-GB", path: str = "/map", ready: str = READY
+    ) -> Page:
         context = browser.new_context(viewport={"width": 1366, "height": 768}, locale=locale)
         contexts.append(context)
         page = context.new_page()
@@ -115,8 +122,8 @@ def open_map(browser: Browser, served: Served) -> Iterator[Callable[..., Page]]:
             data={"username": user, "password": PASSWORDS[user]},
         )
         assert answer.ok, answer.text()
-        page.goto(served.server.url + "/map")
-        page.wait_for_selector(READY, timeout=60_000)
+        page.goto(served.server.url + path)
+        page.wait_for_selector(ready, timeout=60_000)
         return page
 
     yield opened
@@ -448,3 +455,36 @@ def test_the_map_speaks_french(open_map: Callable[..., Page], served: Served) ->
     page.keyboard.press("Home")
     page.wait_for_selector(".cop[data-live=false]")
     assert re.search(r"\d{1,2} \w+\.? \d{4}", page.inner_text(".cop-time-label"))
+
+
+def test_the_brief_form_takes_an_area_drawn_on_the_map(
+    open_map: Callable[..., Page], served: Served
+) -> None:
+    page = open_map(path="/brief", ready="#brief-bbox")
+    page.get_by_role("button", name="Draw on the map").click()
+    area = page.locator(".area-map")
+    area.wait_for()
+    box = area.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    page.mouse.move(box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.7)
+    page.mouse.up()
+    page.wait_for_selector("#brief-bbox:focus")
+    west, south, east, north = (float(v) for v in page.input_value("#brief-bbox").split(","))
+    assert -180 <= west < east <= 180 and -90 <= south < north <= 90
+
+
+def test_an_entity_page_shows_its_events_on_a_small_map(
+    open_map: Callable[..., Page], served: Served
+) -> None:
+    features = served.features()
+    counts: dict[str, int] = {}
+    for feature in features:
+        for who in {w["id"] for w in feature["properties"]["who"]}:
+            counts[who] = counts.get(who, 0) + 1
+    entity, expected = max(counts.items(), key=lambda item: (item[1], item[0]))
+    page = open_map(path=f"/entities/{entity}", ready=".mini-map-canvas[data-symbols]")
+    assert page.get_attribute(".mini-map-canvas", "data-symbols") == str(expected)
+    assert page.locator(".mini-map-canvas img.map-symbol").count() == expected

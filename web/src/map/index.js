@@ -663,6 +663,8 @@ export function drawArea(element, { t, lang, bbox } = {}) {
   const wrapper = el("div", { className: "area-picker" }, [help, box, el("div", { className: "area-actions" }, [visibleButton, cancelButton]), chosen]);
   element.replaceChildren(wrapper);
   const map = baseMap(box, tr);
+  // The user asked for the map: bring it into view (a form may have it below the fold).
+  if (typeof wrapper.scrollIntoView === "function") wrapper.scrollIntoView({ block: "nearest" });
   if (Array.isArray(bbox) && bbox.length === 4) {
     const bounds = L.latLngBounds([bbox[1], bbox[0]], [bbox[3], bbox[2]]);
     L.rectangle(bounds, { className: "drawn-area", interactive: false }).addTo(map);
