@@ -221,12 +221,16 @@ def _cells_of_csv(path: Path) -> list[list[Any]]:
         raise _RowError(None, "not UTF-8 text (save the CSV as UTF-8)") from None
     if "\x00" in text:
         raise _RowError(None, "not a CSV file (holds NUL bytes)")
-    sample = text[:8192]
-    try:
-        dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    rows = list(csv.reader(io.StringIO(text), dialect))
+    # The delimiter that splits the most lines into the same number of cells
+    # (two or more): French spreadsheets write ';' and decimal commas.
+    sample = text[:65536]
+    best: tuple[int, int, str] = (-1, 0, ",")
+    for rank, delimiter in enumerate((",", ";", "\t")):
+        counts = [len(row) for row in csv.reader(io.StringIO(sample), delimiter=delimiter)]
+        wide = [c for c in counts if c >= 2]
+        modal = max(set(wide), key=wide.count) if wide else 0
+        best = max(best, (wide.count(modal) if wide else 0, -rank, delimiter))
+    rows = list(csv.reader(io.StringIO(text), delimiter=best[2]))
     return [list(row) for row in rows]
 
 
