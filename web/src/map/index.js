@@ -277,6 +277,19 @@ export function mountMap(element, { api, t, lang, onMarking, raiseMarking, signa
     return pending;
   }
 
+  // Live updates come in bursts: one refresh per frame, whatever their number.
+  // The page counts the updates it has drawn (data-live-updates).
+  let refreshFrame = null;
+  let liveUpdates = 0;
+  function scheduleRefresh() {
+    if (refreshFrame !== null) return;
+    refreshFrame = requestAnimationFrame(() => {
+      refreshFrame = null;
+      refresh();
+      root.dataset.liveUpdates = String(liveUpdates);
+    });
+  }
+
   // Resolves once the cluster group has taken every marker (it adds them in
   // chunks, yielding to the page between them; chunkProgress is read per call).
   function addMarkers(group, markersToAdd) {
@@ -553,8 +566,8 @@ export function mountMap(element, { api, t, lang, onMarking, raiseMarking, signa
       if (!item || typeof item.lat !== "number" || typeof item.lon !== "number") return;
       mark(item.marking);
       upsert(item);
-      root.dataset.liveUpdates = String(Number(root.dataset.liveUpdates || 0) + 1);
-      refresh();
+      liveUpdates += 1;
+      scheduleRefresh();
     });
   }
 
