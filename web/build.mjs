@@ -8,13 +8,17 @@
 // from elsewhere at run time, and the page holds no inline script or style
 // (the server's CSP is `script-src 'self'; style-src 'self'`).
 import { build } from "esbuild";
-import { existsSync } from "node:fs";
-import { cp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { existsSync, rmSync } from "node:fs";
+import { cp, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const out = resolve(here, "../src/guetteur/web/static");
+const target = resolve(here, "../src/guetteur/web/static");
+// Built beside the target, then swapped in: a server running meanwhile keeps
+// serving the previous build instead of an empty folder.
+const out = `${target}.building-${process.pid}`;
+process.on("exit", () => rmSync(out, { recursive: true, force: true }));
 const modules = join(here, "node_modules");
 
 // Both languages complete: the two strings tables must hold the same keys.
@@ -80,4 +84,8 @@ const manifest = {
   ],
 };
 await writeFile(join(out, "build.json"), JSON.stringify(manifest, null, 2) + "\n");
-console.log(`web application built in ${out}${hasMap ? " (with the map module)" : " (no map module yet)"}`);
+const previous = `${target}.previous-${process.pid}`;
+if (existsSync(target)) await rename(target, previous);
+await rename(out, target);
+await rm(previous, { recursive: true, force: true });
+console.log(`web application built in ${target}${hasMap ? " (with the map module)" : " (no map module yet)"}`);

@@ -126,6 +126,11 @@ export function portion(text, bannerText) {
   return `(${mark})`;
 }
 
+/** The language a marking's label is written in: markings are shown verbatim, never translated. */
+export function markingLang(text) {
+  return parseMarking(text).authority === "NATIONAL_FRA" ? "fr" : "en";
+}
+
 /** The CSS class colouring a marking by its level. */
 export function levelClass(text) {
   const level = parseMarking(text).level;

@@ -7,7 +7,7 @@
 // high-water mark. The banner's `data-marking` holds the canonical marking.
 import { h, replace } from "./dom.js";
 import { lang, t, tOr } from "./i18n.js";
-import { NOTHING_MARKED, highWater, levelClass } from "./markings.js";
+import { NOTHING_MARKED, highWater, levelClass, markingLang } from "./markings.js";
 
 const NAVIGATION = [
   ["/", "nav.search", "search"],
@@ -46,6 +46,7 @@ function setBanner(marking) {
     banner.dataset.marking = marking;
     banner.setAttribute("aria-label", t("banner.label"));
     banner.textContent = marking;
+    banner.lang = markingLang(marking);
   }
 }
 

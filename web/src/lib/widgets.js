@@ -2,16 +2,21 @@
 // buttons that show they are working.
 import { h } from "./dom.js";
 import { formatTime, has, t, tOr } from "./i18n.js";
-import { levelClass, portion } from "./markings.js";
+import { levelClass, markingLang, portion } from "./markings.js";
 
 /** The portion mark of a record, coloured by level; the full marking on hover. */
 export function portionMark(marking, banner) {
   if (!marking) return null;
   return h(
     "span",
-    { class: ["portion", levelClass(marking)], title: marking, "data-marking": marking },
+    { class: ["portion", levelClass(marking)], title: marking, "data-marking": marking, lang: markingLang(marking) },
     portion(marking, banner),
   );
+}
+
+/** A whole marking as text, verbatim (its label's language), coloured when `coloured`. */
+export function markingText(marking, coloured = false) {
+  return h("span", { class: coloured ? ["marking-full", levelClass(marking)] : null, lang: markingLang(marking) }, marking);
 }
 
 export function gradeTag(grade) {

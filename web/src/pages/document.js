@@ -6,14 +6,13 @@
 import { getJson } from "../lib/api.js";
 import { append, h, utf16Offset } from "../lib/dom.js";
 import { t, tOr } from "../lib/i18n.js";
-import { levelClass } from "../lib/markings.js";
 import { findNames, queryTerms, renderPassages, termMatches } from "../lib/passages.js";
 import { bannerMarking, raiseBanner } from "../lib/shell.js";
-import { documentHref, gradeTag, loading, note, portionMark, timeTag } from "../lib/widgets.js";
+import { documentHref, gradeTag, loading, markingText, note, portionMark, timeTag } from "../lib/widgets.js";
 
 function provenance(doc) {
   const rows = [
-    [t("common.marking"), h("span", { class: ["marking-full", levelClass(doc.marking)] }, doc.marking)],
+    [t("common.marking"), markingText(doc.marking, true)],
     [t("common.grade"), doc.grade ? gradeTag(doc.grade) : t("search.ungraded")],
     [t("common.language"), tOr("language", doc.language)],
     [t("common.source"), doc.source],

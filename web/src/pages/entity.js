@@ -104,7 +104,10 @@ export default {
     );
     if (features.length) {
       const mountMiniMap = await mapExport("mountMiniMap");
-      if (mountMiniMap) mountMiniMap(miniMap, features, { api: mapCall, lang: lang() });
+      if (mountMiniMap) {
+        const mini = mountMiniMap(miniMap, features, { api: mapCall, lang: lang() });
+        signal.addEventListener("abort", () => mini && typeof mini.destroy === "function" && mini.destroy(), { once: true });
+      }
       else miniMap.replaceWith(note(t("map.unavailable")));
     }
   },

@@ -22,8 +22,8 @@ export default {
       return;
     }
     // The module fetches through mapCall (the session's CSRF token on writes);
-    // each layer's marking raises this page's banner.
-    const handle = mountMap(host, { api: mapCall, lang: lang(), onMarking: raiseBanner });
-    signal.addEventListener("abort", () => handle && typeof handle.destroy === "function" && handle.destroy());
+    // each layer's marking raises this page's banner; leaving the page (the
+    // signal aborts) unmounts the map, its live feed closed.
+    mountMap(host, { api: mapCall, lang: lang(), onMarking: raiseBanner, signal });
   },
 };

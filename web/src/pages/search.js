@@ -5,13 +5,13 @@ import { getJson } from "../lib/api.js";
 import { append, field, h, replace, select } from "../lib/dom.js";
 import { formatNumber, t, tOr } from "../lib/i18n.js";
 import { highlighted, queryTerms } from "../lib/passages.js";
-import { documentHref, gradeTag, languageTag, loading, note, portionMark, table } from "../lib/widgets.js";
+import { documentHref, gradeTag, languageTag, loading, markingText, note, portionMark, table } from "../lib/widgets.js";
 
 const LIMITS = ["10", "25", "50", "100"];
 
 // Each facet: its name, how a result gives its value, how a value is shown.
 const FACETS = [
-  ["marking", (r) => r.marking, (v) => v],
+  ["marking", (r) => r.marking, (v) => markingText(v)],
   ["source", (r) => r.source, (v) => v],
   ["language", (r) => r.language, (v) => tOr("language", v)],
   ["grade", (r) => r.grade || "", (v) => v || t("search.ungraded")],
@@ -62,7 +62,7 @@ async function overview(main, signal) {
       h(
         "div",
         { class: "columns-3" },
-        table(t("search.facet.marking"), [[t("common.marking"), ([m]) => portionMark(m)], [t("common.marking_full"), ([m]) => m], [t("common.count"), ([, n]) => formatNumber(n)]], rows(stats.by_marking)),
+        table(t("search.facet.marking"), [[t("common.marking"), ([m]) => portionMark(m)], [t("common.marking_full"), ([m]) => markingText(m)], [t("common.count"), ([, n]) => formatNumber(n)]], rows(stats.by_marking)),
         table(t("search.facet.language"), [[t("common.language"), ([code]) => tOr("language", code)], [t("common.count"), ([, n]) => formatNumber(n)]], rows(stats.by_language)),
         table(t("search.facet.source"), [[t("common.source"), ([name]) => name], [t("common.count"), ([, n]) => formatNumber(n)]], rows(stats.by_source)),
       ),
