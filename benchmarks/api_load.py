@@ -206,6 +206,7 @@ class Load:
     ingest_window: tuple[float, float] = (0.0, 0.0)
     during_ingest: int = 0
     plan: list[tuple[int, str]] = field(default_factory=list)  # (user index, query) searched
+    replayed: Timed = field(default_factory=Timed)  # the same searches, without the ingest
 
 
 async def timed_call(
@@ -380,88 +381,92 @@ def main() -> None:
     args = parser.parse_args()
     whole = time.perf_counter()
     scratch = Path(tempfile.mkdtemp(prefix="guetteur-api-load-"))
-    server: subprocess.Popen[bytes] | None = None
     try:
-        home = scratch / "ws"
-        started = time.perf_counter()
-        to_upload, names = build_workspace(home, args.users)
-        before = documents_in(home)
-        print(
-            f"workspace: {before} documents stored, {len(names)} users, {len(to_upload)} files "
-            f"to upload during the load; built in {time.perf_counter() - started:.1f} s"
-        )
-        port = free_port()
-        server = start_server(home, port, scratch / "server.log")
-        url = f"http://127.0.0.1:{port}"
-        print(f"server: guetteur serve on {url} (pid {server.pid}); load average "
-              f"{os.getloadavg()[0]:.1f}")  # fmt: skip
+        failed = run(args, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    say(f"whole run: {time.perf_counter() - whole:.0f} s; load average {os.getloadavg()[0]:.1f}")
+    if failed:
+        sys.exit(1)
 
-        async def over_http() -> tuple[Load, Timed, int, Timed]:
+
+def say(line: str) -> None:
+    print(line, flush=True)  # each phase as it ends: a run takes minutes
+
+
+def run(args: argparse.Namespace, scratch: Path) -> bool:
+    """The whole measurement; True when a request failed or a write was lost."""
+    home = scratch / "ws"
+    started = time.perf_counter()
+    to_upload, names = build_workspace(home, args.users)
+    before = documents_in(home)
+    n = len(names)
+    say(f"workspace: {before} documents stored, {n} users, {len(to_upload)} files to upload "
+        f"during the load; built in {time.perf_counter() - started:.1f} s")  # fmt: skip
+    port = free_port()
+    server = start_server(home, port, scratch / "server.log")
+    url = f"http://127.0.0.1:{port}"
+    say(f"server: guetteur serve on {url}; load average {os.getloadavg()[0]:.1f}")
+    try:
+
+        async def over_http() -> tuple[Load, list[str]]:
             load, logins, waited, clients = await under_load(url, names, to_upload, args)
+            say(logins.line(f"logins ({n + 1} at once)") + f"   429s waited out {waited}")
+            say(f"load: {n} users x ({args.searches} searches + {args.asks} asks) while "
+                f"{len(to_upload)} files upload in batches of {args.batch}")  # fmt: skip
+            say(load.searches.line("  search, during the ingest"))
+            say(load.asks.line("  ask (extractive), during the ingest"))
+            say(load.uploads.line("  ingest uploads (one after the other)"))
+            total = len(load.searches.seconds) + len(load.asks.seconds)
+            wall = load.searches.ended - load.searches.started
+            say(f"  all user requests: {total} in {wall:.1f} s = {total / wall:.1f} req/s; "
+                f"{load.during_ingest} started while the ingest ran "
+                f"({load.ingest_window[1] - load.ingest_window[0]:.1f} s)")  # fmt: skip
             again = await replay(clients, load.plan)
+            say(again.line(f"search over HTTP, same searches, {n} users, no ingest"))
+            load.replayed = again
             for client in clients:
                 await client.aclose()
-            return load, logins, waited, again
+            errors = [*logins.errors, *load.searches.errors, *load.asks.errors,
+                      *load.uploads.errors, *again.errors]  # fmt: skip
+            return load, errors
 
-        load, logins, waited, again = asyncio.run(over_http())
+        load, errors = asyncio.run(over_http())
+    finally:
         server.terminate()
         server.wait(timeout=60)
-        server = None
-        after = documents_in(home)
-        sequential = python_sequential(home, names, load.plan)
-        concurrent = python_concurrent(home, names, load.plan)
-    finally:
-        if server is not None:
-            server.terminate()
-        shutil.rmtree(scratch, ignore_errors=True)
-
-    n = len(names)
-    print()
-    print(logins.line(f"logins ({n + 1} at once)") + f"   429s waited out {waited}")
-    print(f"load: {n} users × ({args.searches} searches + {args.asks} asks) while "
-          f"{len(to_upload)} files upload in batches of {args.batch}")  # fmt: skip
-    print(load.searches.line("  search, during the ingest"))
-    print(load.asks.line("  ask (extractive), during the ingest"))
-    print(load.uploads.line("  ingest uploads (one after the other)"))
-    total = len(load.searches.seconds) + len(load.asks.seconds)
-    wall = load.searches.ended - load.searches.started
-    print(f"  all user requests: {total} in {wall:.1f} s = {total / wall:.1f} req/s; "
-          f"{load.during_ingest} started while the ingest ran "
-          f"({load.ingest_window[1] - load.ingest_window[0]:.1f} s)")  # fmt: skip
-    print(again.line(f"search over HTTP, same searches, {n} users, no ingest"))
-    print(sequential.line("search, Python API, one after the other"))
-    print(concurrent.line(f"search, Python API, {n} threads"))
-    errors = [*logins.errors, *load.searches.errors, *load.asks.errors, *load.uploads.errors,
-              *again.errors]  # fmt: skip
+    after = documents_in(home)
+    sequential = python_sequential(home, names, load.plan)
+    say(sequential.line("search, Python API, one after the other"))
+    concurrent = python_concurrent(home, names, load.plan)
+    say(concurrent.line(f"search, Python API, {n} threads"))
     landed = after - before
-    print()
-    print(f"errors: {len(errors)}")
+    say("")
+    say(f"errors: {len(errors)}")
     for error in errors[:10]:
-        print(f"  {error}")
-    print(f"writes: uploads answered {load.ingested} documents ingested, "
-          f"{load.duplicates} duplicates, {len(load.failed)} files failed; "
-          f"the store holds {landed} more documents ({before} → {after})")  # fmt: skip
+        say(f"  {error}")
+    say(f"writes: uploads answered {load.ingested} documents ingested, "
+        f"{load.duplicates} duplicates, {len(load.failed)} files failed; "
+        f"the store holds {landed} more documents ({before} -> {after})")  # fmt: skip
     for failure in load.failed[:5]:
-        print(f"  failed: {failure}")
+        say(f"  failed: {failure}")
     lost = landed != load.ingested
-    print("every write landed" if not lost else "WRITES LOST OR UNACCOUNTED FOR")
-    print()
+    say("every write landed" if not lost else "WRITES LOST OR UNACCOUNTED FOR")
+    say("")
 
     def p50(values: Sequence[float]) -> float:
         return percentile(values, 50)
 
-    print(f"ratio server throughput / Python API throughput, {n} at once: "
-          f"{again.rate() / concurrent.rate():.2f}x")  # fmt: skip
-    print(f"ratio server p50 / Python API p50, {n} at once:               "
-          f"{p50(again.seconds) / p50(concurrent.seconds):.2f}x")  # fmt: skip
-    print(f"ratio server p50 ({n} at once) / Python API p50 (one at a time): "
-          f"{p50(again.seconds) / p50(sequential.seconds):.2f}x")  # fmt: skip
-    print(f"ratio search p50 during the ingest / without it (server):    "
-          f"{p50(load.searches.seconds) / p50(again.seconds):.2f}x")  # fmt: skip
-    print(f"whole run: {time.perf_counter() - whole:.0f} s; load average "
-          f"{os.getloadavg()[0]:.1f}")  # fmt: skip
-    if errors or lost:
-        sys.exit(1)
+    again = load.replayed
+    say(f"ratio server throughput / Python API throughput, {n} at once:   "
+        f"{again.rate() / concurrent.rate():.2f}x")  # fmt: skip
+    say(f"ratio server p50 / Python API p50, {n} at once:                 "
+        f"{p50(again.seconds) / p50(concurrent.seconds):.2f}x")  # fmt: skip
+    say(f"ratio server p50 ({n} at once) / Python API p50 (one at a time): "
+        f"{p50(again.seconds) / p50(sequential.seconds):.2f}x")  # fmt: skip
+    say(f"ratio search p50 during the ingest / without it (server):      "
+        f"{p50(load.searches.seconds) / p50(again.seconds):.2f}x")  # fmt: skip
+    return bool(errors) or lost
 
 
 if __name__ == "__main__":
