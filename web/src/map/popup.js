@@ -55,6 +55,8 @@ function documentLink(docId, tr) {
 
 const SALUTE_PARTS = ["size", "activity", "location", "unit", "time", "equipment"];
 
+// Kind, time and place first, then the report it comes from, then the rest
+// of what the report says (a popup scrolls: the source stays in view).
 function eventBody(item, tr, lang, body) {
   const record = item.record;
   const facts = el("dl", { className: "map-popup-facts" });
@@ -64,21 +66,23 @@ function eventBody(item, tr, lang, body) {
   row(facts, tr("map.popup.when"), item.time !== null ? `${formatTime(item.time, lang)} (${dtg(item.time)})` : tr("map.popup.when_unknown"));
   row(facts, tr("map.popup.place"), record.place);
   row(facts, tr("map.popup.position"), position(item));
-  row(facts, tr("map.popup.who"), (record.who || []).map((w) => w.name).join(", "));
-  for (const part of SALUTE_PARTS) {
-    const value = record.detail && record.detail[part];
-    if (value && part !== "activity") row(facts, tr(`map.salute.${part}`), value);
-  }
   body.append(facts);
   const sources = el("section", { className: "map-popup-citations", attrs: { "aria-label": tr("map.popup.sources") } });
   sources.append(el("h4", { text: tr("map.popup.sources") }));
   const citation = el("div", { className: "citation" }, [
     portionMark(record.marking),
-    el("blockquote", { text: record.what }),
     record.doc_id ? documentLink(record.doc_id, tr) : null,
+    el("blockquote", { text: record.what }),
   ]);
   sources.append(citation);
   body.append(sources);
+  const more = el("dl", { className: "map-popup-facts" });
+  row(more, tr("map.popup.who"), (record.who || []).map((w) => w.name).join(", "));
+  for (const part of SALUTE_PARTS) {
+    const value = record.detail && record.detail[part];
+    if (value && part !== "activity") row(more, tr(`map.salute.${part}`), value);
+  }
+  if (more.childElementCount) body.append(more);
 }
 
 function trackBody(item, tr, lang, body, fetchJson) {
