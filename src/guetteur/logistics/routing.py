@@ -127,10 +127,17 @@ def solve_routes(
     required: bool = False,
     seed: int = 0,
     no_improvement: int | None = None,
+    first_feasible: bool = False,
 ) -> RoutingSolution:
     """Routes for `problem`; see the module's docstring."""
     from pyvrp import Model, solve
-    from pyvrp.stop import MaxRuntime, MultipleCriteria, NoImprovement, StoppingCriterion
+    from pyvrp.stop import (
+        FirstFeasible,
+        MaxRuntime,
+        MultipleCriteria,
+        NoImprovement,
+        StoppingCriterion,
+    )
 
     dims = len(problem.fleets[0].capacity) if problem.fleets else 0
     if not problem.drops or not problem.fleets:
@@ -196,6 +203,8 @@ def solve_routes(
     criteria: list[StoppingCriterion] = [MaxRuntime(time_limit_s)]
     if no_improvement:
         criteria.append(NoImprovement(no_improvement))
+    if first_feasible:
+        criteria.append(FirstFeasible())
     stop = MultipleCriteria(criteria) if len(criteria) > 1 else criteria[0]
     result = solve(data, stop=stop, seed=seed, display=False)
     best = result.best
