@@ -173,6 +173,8 @@ def measure(root: Path, built: dict[str, object], repeats: int, reused: bool) ->
             f"one short report: {built['base_seconds']:.1f} s, {built['base_mb']:.0f} MB"
         )
         print(f"  workspace after it: {stats.documents} documents, {stats.chunks} passages")
+        sizes = [(root / name / "guetteur.db").stat().st_size / 2**20 for name in ("plain", "big")]
+        print(f"  database: {sizes[1]:.0f} MB with it, {sizes[0]:.0f} MB without")
         for action in ("search", "ask"):
             without, with_big = median_latencies(plain, loaded, action, repeats)
             print(
