@@ -13,9 +13,10 @@ browser presents its certificate to any site's request too.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from guetteur._exceptions import AuthenticationError, PermissionDeniedError
 from guetteur.api.workspaces import Workspaces
@@ -56,8 +57,10 @@ def workspaces(request: Request) -> Workspaces:
     return found
 
 
-def workspace(request: Request) -> Workspace:
-    return workspaces(request).current()
+def workspace(request: Request) -> Iterator[Workspace]:
+    """The request's own connection to the workspace (one per request, pooled)."""
+    with workspaces(request).checkout() as checked_out:
+        yield checked_out
 
 
 def client_address(request: Request) -> str:
@@ -71,9 +74,9 @@ def client_subject(request: Request) -> str | None:
     return subject if isinstance(subject, str) else None
 
 
-def caller(request: Request) -> Caller:
+def caller(request: Request, ws: Workspace = Depends(workspace)) -> Caller:
     """The request's user, or AuthenticationError (401)."""
-    accounts = workspace(request).accounts
+    accounts = ws.accounts
     path, method = request.url.path, request.method
     header = request.headers.get("authorization", "")
     if header:
@@ -94,7 +97,7 @@ def caller(request: Request) -> Caller:
                 "missing or wrong CSRF token: send the X-CSRF-Token header given at login"
             )
         if session.method == "password" and path not in _BEFORE_CHANGE:
-            stored = workspace(request).store.get_password(user.name)
+            stored = ws.store.get_password(user.name)
             if stored is None or stored[1]:
                 raise PermissionDeniedError(
                     "change your one-time password first (POST /api/password)"

@@ -101,7 +101,8 @@ class Jobs:
             return
         job.state, job.version = "running", job.version + 1
         try:
-            job.result = work(self.workspaces.current(), job)
+            with self.workspaces.checkout() as workspace:
+                job.result = work(workspace, job)
             job.state = "done"
         except Cancelled:
             job.state = "cancelled"

@@ -119,8 +119,9 @@ async def import_tables(
         paths, _ = await _save(files, folder)
 
         def work() -> dict[str, Any]:
-            with all_.heavy:  # place names open the gazetteer shared by the process
-                report = all_.current().logistics_import(who.user, paths, floor)
+            # Place names open the gazetteer shared by the process.
+            with all_.heavy, all_.checkout() as checked_out:
+                report = checked_out.logistics_import(who.user, paths, floor)
             payload = _shown(views.logistics_import_json(report), folder)
             prefix = str(folder) + os.sep
             for table in payload["tables"]:

@@ -64,12 +64,16 @@ async def stream(
     """Tracks as they move, as server-sent events (`event: track`)."""
     opened = datetime.now(UTC)
     clearance = who.user.clearance
-    await run_in_threadpool(
-        lambda: all_.current().store.audit(who.user.name, "tracks.stream", {"opened": opened})
-    )
+
+    def audit_opening() -> None:
+        with all_.checkout() as checked_out:
+            checked_out.store.audit(who.user.name, "tracks.stream", {"opened": opened})
+
+    await run_in_threadpool(audit_opening)
 
     def moved_since(seen: dict[str, tuple[str, float, float]]) -> list[Track]:
-        found = all_.current().store.list_tracks(clearance, None, opened - LOOKBACK)
+        with all_.checkout() as checked_out:
+            found = checked_out.store.list_tracks(clearance, None, opened - LOOKBACK)
         moved = []
         for track in found:
             last = track.last

@@ -245,7 +245,11 @@ async def ingest(
         return accepted(jobs.start(who.user.name, "ingest", work))
     from starlette.concurrency import run_in_threadpool
 
-    return marked(await run_in_threadpool(lambda: work(all_.current(), None)))
+    def synchronous() -> dict[str, Any]:
+        with all_.checkout() as checked_out:
+            return work(checked_out, None)
+
+    return marked(await run_in_threadpool(synchronous))
 
 
 @router.post("/alerts/ingest")
@@ -265,8 +269,8 @@ async def alerts_ingest(
         paths, _ = await _save(files, folder)
 
         def work() -> dict[str, Any]:
-            with all_.heavy:
-                report = all_.current().ingest_alerts(who.user, paths, source, floor, format)
+            with all_.heavy, all_.checkout() as checked_out:
+                report = checked_out.ingest_alerts(who.user, paths, source, floor, format)
             return _shown(views.alerts_ingest_json(report), folder)
 
         from starlette.concurrency import run_in_threadpool
@@ -292,8 +296,8 @@ async def intel_import(
         (path,), _ = await _save([file], folder)
 
         def work() -> dict[str, Any]:
-            with all_.heavy:
-                report = all_.current().import_intel(who.user, path, source, floor)
+            with all_.heavy, all_.checkout() as checked_out:
+                report = checked_out.import_intel(who.user, path, source, floor)
             return views.intel_import_json(report)
 
         from starlette.concurrency import run_in_threadpool
@@ -318,8 +322,8 @@ async def rules(
         await _save(files, folder)
 
         def work() -> dict[str, Any]:
-            with all_.heavy:
-                loaded, raised = all_.current().load_rules(who.user, folder, floor)
+            with all_.heavy, all_.checkout() as checked_out:
+                loaded, raised = checked_out.load_rules(who.user, folder, floor)
             return _shown(views.rules_load_json(loaded, raised), folder)
 
         from starlette.concurrency import run_in_threadpool

@@ -120,9 +120,15 @@ class _Transaction:
 
     def __enter__(self) -> None:
         self._lock.acquire()
-        self._outer = not self._db.in_transaction
-        if self._outer:
-            self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._outer = not self._db.in_transaction
+            if self._outer:
+                self._db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            # A BEGIN that fails (busy past the timeout) must not keep the lock:
+            # every later transaction on this connection would wait for ever.
+            self._lock.release()
+            raise
 
     def __exit__(self, kind: object, error: object, trace: object) -> None:
         try:
