@@ -85,6 +85,9 @@ class _Phrase:
         tuple[int, tuple[str, ...]], ...
     ]  # (offset, alternative stems); stopwords left out
 
+    def exact_query(self) -> str:
+        return "(" + " <-> ".join(f"{_quote(lexeme)}:AD" for lexeme in self.exact) + ")"
+
     def tsquery(self) -> str:
         exact = " <-> ".join(f"{_quote(lexeme)}:AD" for lexeme in self.exact)
         if not self.stems:
@@ -165,43 +168,21 @@ def rank_passages(
     ).fetchone()
     if not count:
         return []
-    lexemes = sorted(
-        {lexeme for p in phrases for lexeme in p.exact}
-        | {stem for p in phrases for _, alternatives in p.stems for stem in alternatives}
-    )
-    rows = pg.execute(
-        'SELECT c.id, c.doc_id, c.start, c."end" - c.start, u.lexeme, u.positions, u.weights '
-        "FROM chunks c, unnest(c.tsv) AS u "
-        "WHERE c.tsv @@ %s::tsquery AND c.marking_id = ANY(%s) AND u.lexeme = ANY(%s)",
-        (" | ".join(p.tsquery() for p in phrases), readable, lexemes),
-    ).fetchall()
     passages: dict[int, tuple[str, int, int]] = {}
-    words: defaultdict[int, dict[str, dict[int, str]]] = defaultdict(dict)
-    for chunk_id, doc_id, start, length, lexeme, positions, weights in rows:
-        passages[chunk_id] = (doc_id, start, length)
-        words[chunk_id][lexeme] = dict(zip(positions, weights, strict=True))
-    # Frequencies per phrase, in query order (equal inputs, equal floats).
-    frequencies: list[dict[int, float]] = []
-    for phrase in phrases:
-        exact_pattern = [(k, (lexeme,)) for k, lexeme in enumerate(phrase.exact)]
-        found: dict[int, float] = {}
-        for chunk_id, positions in words.items():
-            tf = max(
-                _occurrences(positions, exact_pattern, _EXACT),
-                _occurrences(positions, phrase.stems, _STEMMED),
-            )
-            if tf > 0.0:
-                found[chunk_id] = tf
-        frequencies.append(found)
+    frequencies = _word_frequencies(pg, phrases, readable, passages)
+    for index, found in _phrase_frequencies(pg, phrases, readable, passages).items():
+        frequencies[index] = found
     average_length = total_length / count
     scores: dict[int, float] = {}
-    for found in frequencies:
+    # Gains summed phrase by phrase in query order: equal inputs, equal floats.
+    for index in range(len(phrases)):
+        found = frequencies.get(index, {})
         held = len(found)
         if not held:
             continue
         idf = math.log((count - held + 0.5) / (held + 0.5))
         idf = idf if idf > 0.0 else IDF_FLOOR
-        for chunk_id, tf in found.items():
+        for chunk_id, tf in sorted(found.items()):
             norm = K1 * (1.0 - B + B * passages[chunk_id][2] / average_length)
             scores[chunk_id] = scores.get(chunk_id, 0.0) + idf * tf * (K1 + 1.0) / (tf + norm)
     ranked = sorted(
@@ -212,3 +193,82 @@ def rank_passages(
         key=lambda passage: (-passage.score, passage.doc_id, passage.start),
     )
     return ranked[:limit]
+
+
+# ts_rank_cd's weights {D, C, B, A}: for a query of one word (or of alternatives
+# of one word), twice its cover-density rank is the weighted count of the
+# places it occurs — title 2.0, text 1.0 — computed by PostgreSQL, in C.
+_COUNTING_WEIGHTS = "{0.5,0.5,1,1}"
+
+
+def _word_frequencies(
+    pg: Any,
+    phrases: Sequence[_Phrase],
+    readable: list[int],
+    passages: dict[int, tuple[str, int, int]],
+) -> dict[int, dict[int, float]]:
+    """Frequencies of the one-word phrases in the readable passages that hold them."""
+    words = [(index, p) for index, p in enumerate(phrases) if len(p.exact) == 1]
+    if not words:
+        return {}
+    exact = [p.exact_query() for _, p in words]
+    stemmed = [p.tsquery() if p.stems else p.exact_query() for _, p in words]
+    stem_only = [
+        "(" + " | ".join(f"{_quote(s)}:BC" for s in p.stems[0][1]) + ")"
+        if p.stems
+        else p.exact_query()
+        for _, p in words
+    ]
+    rows = pg.execute(
+        'SELECT q.n, c.id, c.doc_id, c.start, c."end" - c.start, '
+        f"2 * ts_rank_cd('{_COUNTING_WEIGHTS}', c.tsv, q.exact, 0), "
+        f"2 * ts_rank_cd('{_COUNTING_WEIGHTS}', c.tsv, q.stem, 0) "
+        "FROM unnest(%s::tsquery[], %s::tsquery[], %s::tsquery[]) "
+        "WITH ORDINALITY AS q(exact, stem, matching, n) "
+        "JOIN chunks c ON c.tsv @@ q.matching WHERE c.marking_id = ANY(%s)",
+        (exact, stem_only, stemmed, readable),
+    ).fetchall()
+    found: dict[int, dict[int, float]] = {}
+    for n, chunk_id, doc_id, start, length, tf_exact, tf_stem in rows:
+        passages[chunk_id] = (doc_id, start, length)
+        tf = max(float(tf_exact), float(tf_stem))
+        if tf > 0.0:
+            found.setdefault(words[n - 1][0], {})[chunk_id] = tf
+    return found
+
+
+def _phrase_frequencies(
+    pg: Any,
+    phrases: Sequence[_Phrase],
+    readable: list[int],
+    passages: dict[int, tuple[str, int, int]],
+) -> dict[int, dict[int, float]]:
+    """Frequencies of the phrases of two words or more, from the passages' positions."""
+    several = [(index, p) for index, p in enumerate(phrases) if len(p.exact) > 1]
+    if not several:
+        return {}
+    lexemes = sorted(
+        {lexeme for _, p in several for lexeme in p.exact}
+        | {stem for _, p in several for _, alternatives in p.stems for stem in alternatives}
+    )
+    rows = pg.execute(
+        'SELECT c.id, c.doc_id, c.start, c."end" - c.start, u.lexeme, u.positions, u.weights '
+        "FROM chunks c, unnest(c.tsv) AS u "
+        "WHERE c.tsv @@ %s::tsquery AND c.marking_id = ANY(%s) AND u.lexeme = ANY(%s)",
+        (" | ".join(p.tsquery() for _, p in several), readable, lexemes),
+    ).fetchall()
+    words: defaultdict[int, dict[str, dict[int, str]]] = defaultdict(dict)
+    for chunk_id, doc_id, start, length, lexeme, positions, weights in rows:
+        passages[chunk_id] = (doc_id, start, length)
+        words[chunk_id][lexeme] = dict(zip(positions, weights, strict=True))
+    found: dict[int, dict[int, float]] = {}
+    for index, phrase in several:
+        exact_pattern = [(k, (lexeme,)) for k, lexeme in enumerate(phrase.exact)]
+        for chunk_id, positions in words.items():
+            tf = max(
+                _occurrences(positions, exact_pattern, _EXACT),
+                _occurrences(positions, phrase.stems, _STEMMED),
+            )
+            if tf > 0.0:
+                found.setdefault(index, {})[chunk_id] = tf
+    return found
