@@ -66,6 +66,7 @@ def run_demo(console: Console, keep: Path | None = None) -> None:
             _denied_show(console, workspace)
             _ask(console, workspace)
             _brief(console, workspace)
+            _resupply(console, workspace, scenario)
             rows, head = workspace.verify_audit()
             console.print(
                 f"\naudit chain intact: {rows} events, head {head[:16]}…", highlight=False
@@ -170,6 +171,54 @@ def _brief(console: Console, workspace: Workspace) -> None:
     )
     markdown = brief_markdown(brief).splitlines()
     console.print("\n".join(markdown[:18] + ["…"] + markdown[-1:]), highlight=False, markup=False)
+
+
+def _resupply(console: Console, workspace: Workspace, scenario: Path) -> None:
+    """Logistics: the scenario's tables planned as the officer reads them, before and
+    after a contact report of an ambush on the E20 comes in."""
+    from datetime import UTC, datetime
+
+    from guetteur.views import logistics_plan_json
+
+    console.rule("[bold]Resupply of BG LYNX on 23 November, around a reported ambush")
+    ops = workspace.user("ops")
+    tables = sorted((scenario / "logistics").glob("*.csv"))
+    imported = workspace.logistics_import(ops, tables)
+    console.print(
+        f"{len(imported.records)} rows of depots, units, vehicles and consumption imported "
+        f"from {len(tables)} tables, {len(imported.failed)} refused",
+        highlight=False,
+    )
+    since = datetime(2026, 11, 22, tzinfo=UTC)
+    before = workspace.logistics_plan(ops, avoid_threats=True, since=since, time_limit=10)
+    report = scenario.parent / "incoming" / "SPOTREP-0123-01_ambush_e20_kivioli.txt"
+    workspace.ingest(ops, [report], source="movcon")
+    after = workspace.logistics_plan(ops, avoid_threats=True, since=since, time_limit=10)
+    lux = workspace.logistics_plan(
+        workspace.user("lux_nr"), avoid_threats=True, since=since, time_limit=10
+    )
+    for title, plan in (("before the contact report", before), ("after it", after)):
+        routes = logistics_plan_json(plan)["routes"]
+        stops = sum(len(route["stops"]) for route in routes)
+        console.print(
+            f"ops, {title}: {plan.distance_km:,.1f} km, {len(routes)} routes, {stops} stops, "
+            f"{'feasible' if plan.feasible else 'not feasible'}; marking {plan.marking}",
+            highlight=False,
+        )
+    for avoided in after.avoided:
+        console.print(f"  shaped by report {avoided.doc_id}: {avoided.reason}", highlight=False)
+    extra = after.distance_km - before.distance_km
+    console.print(
+        f"  avoiding the ambush zone adds {extra:,.1f} km "
+        f"({100 * extra / (before.distance_km or 1):.1f} %)",
+        highlight=False,
+    )
+    console.print(
+        f"lux_nr plans from what a LUX NATO RESTRICTED reader may read: "
+        f"{sum(len(r.stops) for r in lux.routes)} stops, {lux.distance_km:,.1f} km, "
+        f"marking {lux.marking}",
+        highlight=False,
+    )
 
 
 def _denied_show(console: Console, workspace: Workspace) -> None:
