@@ -6,9 +6,12 @@
         → the distance matrix: legs crossing a circle go round it, or pay a penalty
 
 Events carry no threat type of their own (enrichment types them `salute` or
-`sentence`), so the kind is read from what the event says — a spot report's
-ACTIVITY field, or the sentence — with English and French words for each
-kind: an ambush (`embuscade`), an IED (`EEI`, `engin explosif improvisé`,
+`sentence`), so the kind is read from what the event says. Only spot reports
+(SALUTE events) make zones: their ACTIVITY says what happened and their
+LOCATION where. A sentence of prose that merely names a drone or a TOS-1A
+next to a town ("the drone strike at Tapa suggests a campaign against
+sustainment", read as an event at the first place it names) would put a
+circle where no threat is. English and French words for each kind: an ambush (`embuscade`), an IED (`EEI`, `engin explosif improvisé`,
 roadside bomb), artillery (shelling, `tirs d'artillerie`, mortars, rockets,
 MLRS), a drone (UAV, `drone`, loitering munition, Shahed, Orlan, Lancet), a
 checkpoint (roadblock, `barrage routier`, `point de contrôle`). A word right
@@ -132,7 +135,7 @@ def threat_zones(
     chosen = set(kinds)
     zones: list[ThreatZone] = []
     for event in events:
-        if event.lat is None or event.lon is None:
+        if event.kind != "salute" or event.lat is None or event.lon is None:
             continue
         if since is not None and (event.at is None or event.at < since):
             continue
