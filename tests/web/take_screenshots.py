@@ -56,9 +56,10 @@ def main() -> None:
             page.locator(".answer a.citation").first.click()
             expect(page.locator("#passage")).to_be_focused()
             shoot(page, out, "document")
-            page.locator(".document-text a.entity").first.click()
+            page.locator(".document-text a.entity", has_text="Krasukha-4").first.click()
             expect(page.locator(".mentions")).to_be_visible()
-            page.wait_for_timeout(1500)  # the small map's tiles of Natural Earth
+            expect(page.locator(".mini-map-canvas[data-symbols]")).to_be_attached()
+            page.locator("#events-heading").evaluate("e => window.scrollTo(0, e.offsetTop - 420)")
             shoot(page, out, "entity")
             page.goto(f"{server.url}/brief")
             page.get_by_label("Releasable to").fill("LUX")

@@ -269,6 +269,13 @@ def test_a_brief_is_shown_marked_and_cited_and_downloads_as_pdf(
     server: LiveServer, page: Page
 ) -> None:
     log_in(page, server.url, "ops", then="/brief")
+    # The area, drawn on the map module's picker (here: the whole visible map).
+    page.get_by_role("button", name="Draw on the map").click()
+    page.get_by_role("button", name="Use the visible area").click()
+    expect(page.get_by_label("Area (west, south, east, north)")).to_have_value(
+        re.compile(r"^-?\d+\.\d{4}(,-?\d+\.\d{4}){3}$")
+    )
+    page.get_by_label("Area (west, south, east, north)").fill("")
     page.get_by_label("Kind").select_option("sitrep")
     page.get_by_label("Language").select_option("fr")
     page.get_by_label("Releasable to").fill("LUX")
@@ -453,7 +460,7 @@ def test_a_low_reader_crawling_every_page_never_receives_a_held_back_codeword(
         expect(page.locator(".result-count, .note").first).to_be_visible()
         settle()
         links = page.locator("li.result .result-title a")
-        hrefs = [links.nth(i).get_attribute("href") or "" for i in range(min(3, links.count()))]
+        hrefs = [links.nth(i).get_attribute("href") or "" for i in range(min(2, links.count()))]
         for href in hrefs:
             if href.split("?")[0] in visited_documents:
                 continue
@@ -479,11 +486,9 @@ def test_a_low_reader_crawling_every_page_never_receives_a_held_back_codeword(
     expect(page.locator(".answer, .problem").first).to_be_visible()
     settle()
     page.goto(f"{server.url}/brief")
-    for kind in ("intsum", "daily"):
-        page.get_by_label("Kind").select_option(kind)
-        page.get_by_role("button", name="Write the brief").click()
-        expect(page.locator("article.brief")).to_be_visible()
-        settle()
+    page.get_by_role("button", name="Write the brief").click()
+    expect(page.locator("article.brief")).to_be_visible()
+    settle()
     page.goto(f"{server.url}/watch")
     page.get_by_label("Name", exact=True).fill("convoys")
     page.get_by_label("Requirement", exact=True).fill("fuel convoy near the Narva bridge")

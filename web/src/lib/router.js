@@ -73,7 +73,9 @@ async function render() {
   if (!session.loaded) await loadSession();
   const found = match(location.pathname);
   const here = location.pathname + location.search;
-  if (found && !found.page.public && !session.user) {
+  // A client certificate authenticates reads on its own, but a page that may
+  // write needs a session: its holder opens one from the login page.
+  if (found && !found.page.public && (!session.user || session.method === "certificate")) {
     return navigate(`/login?next=${encodeURIComponent(here)}`, { replace: true });
   }
   if (found && session.user && session.mustChange && found.page.name !== "password" && found.page.name !== "login") {

@@ -71,7 +71,7 @@ export function updateShell(session, active) {
   document.title = "guetteur";
   elements.skip.textContent = t("shell.skip");
   elements.nav.setAttribute("aria-label", t("nav.label"));
-  elements.toggle.textContent = lang() === "fr" ? "English" : "Français";
+  elements.toggle.textContent = lang() === "fr" ? "EN" : "FR";
   elements.toggle.setAttribute("lang", lang() === "fr" ? "en" : "fr");
   elements.toggle.setAttribute("aria-label", t("shell.toggle"));
   elements.toggle.title = t("shell.toggle");

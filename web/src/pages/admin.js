@@ -310,6 +310,7 @@ export default {
       : [];
     append(main, 
       h("h1", null, t(officer ? "admin.title" : "admin.account")),
+      h("p", null, h("a", { href: "/password" }, t("admin.change_password"))),
       officer ? null : note(t("admin.not_officer")),
       contents.length
         ? h("nav", { class: "toc", "aria-label": t("admin.contents") }, h("ul", null, contents.map(([id, key]) => h("li", null, h("a", { href: `#${id}` }, t(key))))))
