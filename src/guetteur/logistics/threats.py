@@ -11,8 +11,9 @@ Events carry no threat type of their own (enrichment types them `salute` or
 LOCATION where. A sentence of prose that merely names a drone or a TOS-1A
 next to a town ("the drone strike at Tapa suggests a campaign against
 sustainment", read as an event at the first place it names) would put a
-circle where no threat is. English and French words for each kind: an ambush (`embuscade`), an IED (`EEI`, `engin explosif improvisé`,
-roadside bomb), artillery (shelling, `tirs d'artillerie`, mortars, rockets,
+circle where no threat is. English and French words for each kind: an
+ambush (`embuscade`), an IED (`EEI`, `engin explosif improvisé`, roadside
+bomb), artillery (shelling, `tirs d'artillerie`, mortars, rockets,
 MLRS), a drone (UAV, `drone`, loitering munition, Shahed, Orlan, Lancet), a
 checkpoint (roadblock, `barrage routier`, `point de contrôle`). A word right
 after a negation ("no", "sans", "aucun") does not count.
