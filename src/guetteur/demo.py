@@ -50,7 +50,10 @@ def scenario_path() -> Path:
     raise GuetteurError("the exercise scenario (examples/scenario) is not installed with guetteur")
 
 
-def run_demo(console: Console, keep: Path | None = None) -> None:
+def run_demo(
+    console: Console, keep: Path | None = None, serve: bool = False, port: int = 8443
+) -> None:
+    """The demo; with `serve`, then the web application on it until interrupted."""
     scenario = scenario_path()
     with tempfile.TemporaryDirectory(prefix="guetteur-demo-") as scratch:
         home = keep or Path(scratch) / "workspace"
@@ -71,8 +74,11 @@ def run_demo(console: Console, keep: Path | None = None) -> None:
             console.print(
                 f"\naudit chain intact: {rows} events, head {head[:16]}…", highlight=False
             )
+            passwords = _one_time_passwords(workspace) if serve else {}
         if keep:
             console.print(f"workspace kept in {keep} (GUETTEUR_HOME={keep})", highlight=False)
+        if serve:
+            _serve(console, home, port, passwords)
 
 
 def _ingest(console: Console, workspace: Workspace, scenario: Path) -> None:
@@ -171,6 +177,35 @@ def _brief(console: Console, workspace: Workspace) -> None:
     )
     markdown = brief_markdown(brief).splitlines()
     console.print("\n".join(markdown[:18] + ["…"] + markdown[-1:]), highlight=False, markup=False)
+
+
+def _one_time_passwords(workspace: Workspace) -> dict[str, str]:
+    """A one-time password for each demo user (each changes it at first login)."""
+    operator = workspace.operator()
+    return {name: workspace.accounts.set_password(operator, name) for name in DEMO_USERS}
+
+
+def _serve(console: Console, home: Path, port: int, passwords: dict[str, str]) -> None:
+    from guetteur.api.server import serve
+    from guetteur.api.web import STATIC
+
+    console.rule("[bold]The web application")
+    if not (STATIC / "index.html").is_file():
+        console.print(
+            "the web application is not built: run `make web` first (the API still answers)",
+            highlight=False,
+        )
+    table = Table("user", "clearance", "nation", "one-time password")
+    for name, (level, nation, _) in DEMO_USERS.items():
+        table.add_row(name, level, nation, passwords[name])
+    console.print(table)
+    console.print(
+        f"open http://127.0.0.1:{port}/ and log in as one of them: each password works once, "
+        "then you choose your own. Ctrl-C stops the server (and deletes the demo workspace "
+        "unless --keep was given).",
+        highlight=False,
+    )
+    serve(home, host="127.0.0.1", port=port)
 
 
 def _resupply(console: Console, workspace: Workspace, scenario: Path) -> None:

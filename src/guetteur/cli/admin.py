@@ -311,9 +311,16 @@ def audit_keygen(context: click.Context, out: Path) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Build the demo workspace here and keep it.",
 )
+@click.option(
+    "--serve",
+    is_flag=True,
+    help="Then serve the web application on it (loopback), printing the demo users' "
+    "one-time passwords, until interrupted.",
+)
+@click.option("--port", default=8443, show_default=True, help="The port for --serve.")
 @handle_errors
-def demo(keep: Path | None) -> None:
+def demo(keep: Path | None, serve: bool, port: int) -> None:
     """Ingest the exercise scenario and show what users of several nations may see."""
     from guetteur.demo import run_demo
 
-    run_demo(console, keep)
+    run_demo(console, keep, serve=serve, port=port)
