@@ -39,7 +39,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # What a user holding a one-time password may do before changing it.
 _BEFORE_CHANGE = frozenset({"/api/password", "/api/logout", "/api/me"})
 # Products that read and write nothing but the audit: open to `read` tokens.
-_READ_POSTS = frozenset({"/api/ask", "/api/brief"})
+_READ_POSTS = frozenset({"/api/ask", "/api/brief", "/api/logistics/plan"})
 
 
 @dataclass(frozen=True)
