@@ -10,14 +10,12 @@ are named by the file's uploaded name.
 
 from __future__ import annotations
 
-import os
-import shutil
 from datetime import date
+from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from guetteur import arguments, views
@@ -25,7 +23,7 @@ from guetteur._exceptions import InvalidInputError
 from guetteur.api.auth import Caller, caller, workspace, workspaces
 from guetteur.api.records import MARKING_HEADER, marked
 from guetteur.api.workspaces import Workspaces
-from guetteur.api.writes import _marking, _save, _shown, _upload_folder
+from guetteur.api.writes import _marking, run_upload
 from guetteur.logistics.render import plan_markdown
 from guetteur.logistics.threats import THREAT_KINDS
 from guetteur.workspace import Workspace
@@ -114,20 +112,9 @@ async def import_tables(
 ) -> Response:
     """Import logistics tables: the same report as `guetteur logistics import --json`."""
     floor = _marking(marking)
-    folder = _upload_folder(ws, who.user)
-    try:
-        paths, _ = await _save(files, folder)
 
-        def work() -> dict[str, Any]:
-            # Place names open the gazetteer shared by the process.
-            with all_.heavy, all_.checkout() as checked_out:
-                report = checked_out.logistics_import(who.user, paths, floor)
-            payload = _shown(views.logistics_import_json(report), folder)
-            prefix = str(folder) + os.sep
-            for table in payload["tables"]:
-                table["path"] = str(table["path"]).replace(prefix, "")
-            return payload
+    def work(checked_out: Workspace, paths: list[Path], folder: Path) -> dict[str, Any]:
+        # Place names open the gazetteer shared by the process: run_upload holds its lock.
+        return views.logistics_import_json(checked_out.logistics_import(who.user, paths, floor))
 
-        return marked(await run_in_threadpool(work))
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    return await run_upload(files, ws, who, all_, work)

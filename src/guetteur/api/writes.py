@@ -14,13 +14,14 @@ import os
 import secrets
 import shutil
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from guetteur import arguments, views
@@ -192,7 +193,9 @@ async def _save(files: list[UploadFile], folder: Path) -> tuple[list[Path], int]
 def _shown(payload: dict[str, Any], folder: Path) -> dict[str, Any]:
     """Failures named by the uploaded file's name, not the server's folder."""
     prefix = str(folder) + os.sep
-    for failure in [*payload.get("failed", []), *payload.get("unsupported", [])]:
+    for failure in (
+        item for key in ("failed", "unsupported", "tables") for item in payload.get(key, [])
+    ):
         for key in ("path", "error", "reason"):
             if key in failure:
                 failure[key] = str(failure[key]).replace(prefix, "")
@@ -243,13 +246,36 @@ async def ingest(
 
     if background or (background is None and size > BACKGROUND_BYTES):
         return accepted(jobs.start(who.user.name, "ingest", work))
-    from starlette.concurrency import run_in_threadpool
 
     def synchronous() -> dict[str, Any]:
         with all_.checkout() as checked_out:
             return work(checked_out, None)
 
     return marked(await run_in_threadpool(synchronous))
+
+
+async def run_upload(
+    files: list[UploadFile],
+    ws: Workspace,
+    who: Caller,
+    all_: Workspaces,
+    work: Callable[[Workspace, list[Path], Path], dict[str, Any]],
+) -> Response:
+    """Save `files` in a private folder, run `work(workspace, paths, folder)` on the
+    heavy lock with a connection of its own, and answer its payload with the
+    server's folder taken out of every path; the folder is deleted either way."""
+    folder = _upload_folder(ws, who.user)
+    try:
+        paths, _ = await _save(files, folder)
+
+        def run() -> dict[str, Any]:
+            with all_.heavy, all_.checkout() as checked_out:
+                payload = work(checked_out, paths, folder)
+            return _shown(payload, folder)
+
+        return marked(await run_in_threadpool(run))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @router.post("/alerts/ingest")
@@ -264,20 +290,12 @@ async def alerts_ingest(
 ) -> Response:
     """Ingest alert and event files; the loaded Sigma rules run over them."""
     floor = _marking(marking)
-    folder = _upload_folder(ws, who.user)
-    try:
-        paths, _ = await _save(files, folder)
 
-        def work() -> dict[str, Any]:
-            with all_.heavy, all_.checkout() as checked_out:
-                report = checked_out.ingest_alerts(who.user, paths, source, floor, format)
-            return _shown(views.alerts_ingest_json(report), folder)
+    def work(checked_out: Workspace, paths: list[Path], folder: Path) -> dict[str, Any]:
+        report = checked_out.ingest_alerts(who.user, paths, source, floor, format)
+        return views.alerts_ingest_json(report)
 
-        from starlette.concurrency import run_in_threadpool
-
-        return marked(await run_in_threadpool(work))
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    return await run_upload(files, ws, who, all_, work)
 
 
 @router.post("/intel/import")
@@ -291,20 +309,11 @@ async def intel_import(
 ) -> Response:
     """Import a partner's threat intelligence."""
     floor = _marking(marking)
-    folder = _upload_folder(ws, who.user)
-    try:
-        (path,), _ = await _save([file], folder)
 
-        def work() -> dict[str, Any]:
-            with all_.heavy, all_.checkout() as checked_out:
-                report = checked_out.import_intel(who.user, path, source, floor)
-            return views.intel_import_json(report)
+    def work(checked_out: Workspace, paths: list[Path], folder: Path) -> dict[str, Any]:
+        return views.intel_import_json(checked_out.import_intel(who.user, paths[0], source, floor))
 
-        from starlette.concurrency import run_in_threadpool
-
-        return marked(await run_in_threadpool(work))
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    return await run_upload([file], ws, who, all_, work)
 
 
 @router.post("/rules")
@@ -317,20 +326,12 @@ async def rules(
 ) -> Response:
     """Load Sigma rules under the caller's name and a marking; run them over stored events."""
     floor = _marking(marking)
-    folder = _upload_folder(ws, who.user)
-    try:
-        await _save(files, folder)
 
-        def work() -> dict[str, Any]:
-            with all_.heavy, all_.checkout() as checked_out:
-                loaded, raised = checked_out.load_rules(who.user, folder, floor)
-            return _shown(views.rules_load_json(loaded, raised), folder)
+    def work(checked_out: Workspace, paths: list[Path], folder: Path) -> dict[str, Any]:
+        loaded, raised = checked_out.load_rules(who.user, folder, floor)
+        return views.rules_load_json(loaded, raised)
 
-        from starlette.concurrency import run_in_threadpool
-
-        return marked(await run_in_threadpool(work))
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    return await run_upload(files, ws, who, all_, work)
 
 
 # ------------------------------------------------------------------ watches
