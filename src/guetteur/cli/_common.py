@@ -63,10 +63,10 @@ def handle_errors(function: F) -> F:
         try:
             return function(*args, **kwargs)
         except AuditChainError as error:
-            err_console.print(f"[bold red]error:[/] {error}", highlight=False)
+            err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
             sys.exit(EXIT_AUDIT_BROKEN)
         except GuetteurError as error:
-            err_console.print(f"[bold red]error:[/] {error}", highlight=False)
+            err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
             sys.exit(EXIT_ERROR)
 
     return wrapper  # type: ignore[return-value]
