@@ -49,7 +49,9 @@ const result = await build({
   format: "esm",
   target: ["chrome109", "firefox115", "safari16"],
   minify: true,
-  sourcemap: "linked",
+  // No source maps: they would ship the libraries' sources (and the addresses in their
+  // comments) inside the package; the bundles are what runs, offline.
+  sourcemap: false,
   legalComments: "linked",
   metafile: true,
   loader: { ".png": "file", ".svg": "file", ".woff2": "file" },
