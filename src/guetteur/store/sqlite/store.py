@@ -685,14 +685,21 @@ class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore):
     def search_vector(self, vector: Vector, clearance: Clearance, limit: int) -> list[ChunkHit]:
         """Cosine similarity, exact (no index to drift); filtered before ranking."""
         readable = json.dumps(self.readable_marking_ids(clearance))
-        rows = self._db.execute(
-            f"SELECT {self._HIT_COLUMNS}, 1.0 - vec_distance_cosine(c.embedding, ?) AS score "
-            "FROM chunks c JOIN documents d ON d.id = c.doc_id "
+        # Ids first: ORDER BY ... LIMIT evaluates every selected column of every
+        # readable row, and a grown passage's text is tens of kilobytes.
+        ranked = self._db.execute(
+            "SELECT c.id, 1.0 - vec_distance_cosine(c.embedding, ?) AS score FROM chunks c "
             "WHERE c.marking_id IN (SELECT value FROM json_each(?)) "
-            "ORDER BY score DESC, d.id, c.start LIMIT ?",
+            "ORDER BY score DESC, c.doc_id, c.start LIMIT ?",
             (np.asarray(vector, dtype=np.float32).tobytes(), readable, limit),
         ).fetchall()
-        return self._hits(rows)
+        rows = self._db.execute(
+            f"SELECT {self._HIT_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
+            "WHERE c.id IN (SELECT value FROM json_each(?))",
+            (json.dumps([chunk_id for chunk_id, _ in ranked]),),
+        ).fetchall()
+        by_id = {row[0]: row for row in rows}
+        return self._hits([(*by_id[chunk_id], score) for chunk_id, score in ranked])
 
     def chunks_after(
         self, chunk_id: int, clearance: Clearance, doc_ids: Sequence[str] | None = None
