@@ -7,8 +7,8 @@ indicators, Sigma rules, watch requirements and hits, spills, users and
 their credentials, tracks, settings — the workspace's id secret among them,
 so every keyed id (documents, entities, events, alerts) stays what it was —
 and the audit chain, row for row, so that it still verifies. Each passage's
-words are indexed on the way in (fulltext.py), and each marking's vector
-index is built once its passages are in (faster than one insert at a time).
+term counts come along (fulltext.py), and each marking's vector index is
+built once its passages are in (faster than one insert at a time).
 
 The target database must be empty of guetteur records. A SQLite table the
 PostgreSQL store does not know (a newer guetteur's, or a concern not yet
@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 
 from guetteur._exceptions import WorkspaceError
-from guetteur.store.postgres.fulltext import indexed_words
 from guetteur.store.postgres.schema import vector_index_sql
 from guetteur.store.postgres.store import PostgresStore
 from guetteur.store.sqlite.store import SQLiteStore
@@ -60,10 +59,13 @@ COPIED_TABLES = (
     "login_failures",
     "certificate_subjects",
     "track_positions",
+    "logistics_rows",
     "audit",
 )
-# SQLite's own indexes of the passages, rebuilt on PostgreSQL from the text.
-_SQLITE_ONLY = ("passage_terms", "chunks_fts", "sqlite_sequence")
+# SQLite's own tables: FTS5's index of the passages, its sequences, the
+# passages' binary codes for its vector search (PostgreSQL has HNSW), and the
+# term counts (copied with the passages, see `_copy_chunks`). Prefixes.
+_SQLITE_ONLY = ("passage_terms", "passage_bits", "chunks_fts", "sqlite_sequence")
 _IDENTITY_TABLES = (
     "markings",
     "chunks",
@@ -73,6 +75,7 @@ _IDENTITY_TABLES = (
     "watch_hits",
     "spills",
     "track_positions",
+    "logistics_rows",
     "attack_techniques",
 )
 _BATCH = 2_000
@@ -208,33 +211,36 @@ def _copy_table(db: Any, pg: Any, table: str) -> int:
 
 
 def _copy_chunks(db: Any, pg: Any) -> int:
-    """Passages with their vectors, their words indexed as add_documents indexes them."""
+    """Passages with their vectors, then their term counts (SQLite's, with the
+    passage's marking and length beside each, as add_documents writes them)."""
     pg.execute(
         "CREATE TEMPORARY TABLE chunks_in (id BIGINT, doc_id TEXT, idx INTEGER, start INTEGER, "
-        '"end" INTEGER, marking_id BIGINT, text TEXT, embedding TEXT, title_words TEXT, '
-        "text_words TEXT, config TEXT) ON COMMIT DROP"
+        '"end" INTEGER, marking_id BIGINT, text TEXT, embedding TEXT) ON COMMIT DROP'
     )
     cursor = db.execute(
-        "SELECT c.id, c.doc_id, c.idx, c.start, c.end, c.marking_id, c.text, c.embedding, "
-        "d.title, d.language FROM chunks c JOIN documents d ON d.id = c.doc_id ORDER BY c.id"
+        "SELECT id, doc_id, idx, start, end, marking_id, text, embedding FROM chunks ORDER BY id"
     )
     count = 0
     with pg.cursor().copy(
-        'COPY chunks_in (id, doc_id, idx, start, "end", marking_id, text, embedding, '
-        "title_words, text_words, config) FROM STDIN"
+        'COPY chunks_in (id, doc_id, idx, start, "end", marking_id, text, embedding) FROM STDIN'
     ) as copy:
         for rows in _batches(cursor):
-            for chunk_id, doc_id, idx, start, end, marking_id, text, blob, title, language in rows:
+            for *passage, blob in rows:
                 vector = np.frombuffer(blob, dtype=np.float32)
-                words = indexed_words(title if idx == 0 else "", text, language)
-                copy.write_row(
-                    (chunk_id, doc_id, idx, start, end, marking_id, text,
-                     "[" + ",".join(map(repr, vector.tolist())) + "]", *words)
-                )  # fmt: skip
+                copy.write_row((*passage, "[" + ",".join(map(repr, vector.tolist())) + "]"))
             count += len(rows)
     pg.execute(
-        'INSERT INTO chunks (id, doc_id, idx, start, "end", marking_id, text, embedding, tsv) '
-        'SELECT id, doc_id, idx, start, "end", marking_id, text, embedding::vector, '
-        "guetteur_passage_tsv(title_words, text_words, config::regconfig) FROM chunks_in"
+        'INSERT INTO chunks (id, doc_id, idx, start, "end", marking_id, text, embedding) '
+        'SELECT id, doc_id, idx, start, "end", marking_id, text, embedding::vector FROM chunks_in'
     )
+    terms = db.execute(
+        "SELECT t.term, c.marking_id, t.chunk_id, t.col, t.tf, c.end - c.start "
+        "FROM passage_terms t JOIN chunks c ON c.id = t.chunk_id"
+    )
+    with pg.cursor().copy(
+        "COPY passage_terms (term, marking_id, chunk_id, col, tf, length) FROM STDIN"
+    ) as copy:
+        for rows in _batches(terms):
+            for row in rows:
+                copy.write_row(row)
     return count

@@ -1,164 +1,183 @@
-"""Full text on PostgreSQL: tsvector matching, BM25 from the readable passages only.
+"""Full text on PostgreSQL: the SQLite store's term counts and BM25, the same scores.
 
 Place in the data flow: search/hybrid.py writes the query as quoted phrases
-joined by OR (`fts_query`), the same expression the SQLite store reads;
-`PostgresStore.search_text` hands it here with the reader's readable marking
-ids and gets back the best passages and their scores.
+joined by OR (`fts_query`); `PostgresStore.search_text` hands it here with
+the reader's readable marking ids and gets back the best passages and their
+scores. The SQLite store ranks the same expression in store/sqlite/fulltext.py;
+both compute the same numbers from the same passages, so a workspace answers
+alike on either store (tests/store/contract asserts equal rankings).
 
-Indexing. A passage's title and text are tokenised in Python exactly as the
-SQLite store counts them (store/sqlite/fulltext.py: letters and digits,
-lower-cased, accents folded — "Équipement" is "equipement", "BTR-82A" is
-"btr" "82a") and handed to PostgreSQL space-separated, so PostgreSQL's parser
-has nothing left to split and no `unaccent` is needed. `guetteur_passage_tsv`
-(schema.py) keeps them twice in one tsvector, told apart by weight:
+Indexing. `passage_terms` holds, for each passage, how often each word and
+each pair of consecutive words occurs in its title (col 0, the first passage
+of a document only) and text (col 1): the rows `passage_term_rows` counts for
+SQLite (letters and digits, lower-cased, accents folded — "Équipement" is
+"equipement", "BTR-82A" is "btr" "82a"), written with COPY at ingest. Each
+row also carries its passage's marking and length, kept in step with the
+passage by triggers (schema.py), so that one index scan answers "the readable
+passages holding this term, and their counts and lengths" without touching
+the passages.
 
-- under the `simple` configuration, the words as they are (title A, text D):
-  designators, grid references and codes ("35vnf6763382659") match exactly;
-- under the passage's language, `french` or `english`, their stems (title B,
-  text C), so "équipements" finds "équipement" and "strikes" "strike".
+Ranking without leaking: every BM25 statistic is counted over the readable
+passages only, as on SQLite —
 
-Querying. Each phrase becomes a tsquery of its exact words (`'btr':AD <->
-'82a':AD`) or of their French and English stems (`'equip':BC`); a passage
-holds the phrase when either matches, and the phrase's frequency there is
-the larger of the two counts, read from the tsvector's positions (title
-occurrences weigh 2.0, text 1.0, as on SQLite).
+- N and the total length (characters, `end - start`) from `marking_passages`,
+  one row per readable marking, kept by triggers;
+- df, the readable passages holding each phrase: the postings of the
+  readable markings only (the marking filter is inside the index scan);
+- tf from those postings: title occurrences weigh 2.0, text 1.0.
 
-Ranking without leaking: PostgreSQL's own `ts_rank` would be safe (it reads
-one passage at a time), but has no inverse document frequency, so a rare
-designator would weigh no more than "report". Here BM25 is computed with
-every statistic counted over the readable passages only, as on SQLite:
-
-- N and the average length (characters, `end - start`) from
-  `marking_passages`, one row per readable marking, kept by triggers;
-- df, the readable passages that hold each phrase: the GIN index finds the
-  passages, the marking filter keeps the readable ones, in the same query;
-- tf from those passages' own positions.
-
-Ties fall to document id, then offset: readable data, never a row id.
-Limits: PostgreSQL keeps at most 256 positions of a word per passage, and
-positions above 16,383 collapse onto the last one; a grown passage of a huge
-document (tens of kilobytes) may so count a frequent word short, and the
-phrases beyond its first 16,383 words are not found by position.
+Phrases of one or two words are read from the counts. A phrase of three
+words or more ("s-300-pmu", rare) is looked for in the readable passages that
+hold all its consecutive pairs; their title and text are tokenised again and
+its occurrences counted (SQLite reads FTS5's token positions instead: the
+same count, with the same tokeniser but for characters of Unicode's private
+use area, which SQLite's FTS5 keeps in words and guetteur's tokeniser drops).
+Scores are summed phrase by phrase in query order, in numpy, as SQLite does:
+equal inputs, equal floats. Ties fall to document id, then offset: readable
+data, never a row id.
 """
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from guetteur.store.sqlite.fulltext import (
+    COLUMN_WEIGHTS,
     IDF_FLOOR,
     K1,
     B,
+    Postings,
     ScoredPassage,
     parse_phrases,
+    passage_term_rows,
     phrase_tokens,
 )
 from guetteur.store.sqlite.fulltext import _tokens as passage_tokens
 
-__all__ = ["CONFIGURATIONS", "indexed_words", "rank_passages"]
+__all__ = ["passage_terms", "rank_passages"]
 
-# The stemming configuration of each language a document may be detected in;
-# others are indexed by their exact words only.
-CONFIGURATIONS = {"fr": "french", "en": "english"}
-_EXACT = {"A": 2.0, "D": 1.0}  # title, text
-_STEMMED = {"B": 2.0, "C": 1.0}
+# Joins the two words of a pair in passage_terms ("au dessus"), as on SQLite.
+_PAIR = " "
+_WEIGHTS = np.array([COLUMN_WEIGHTS["title"], COLUMN_WEIGHTS["text"]])
 
 
-def indexed_words(title: str, text: str, language: str) -> tuple[str, str, str | None]:
-    """The parameters of `guetteur_passage_tsv` for one passage: its title's and text's
-    tokens, space-separated, and the stemming configuration of its language."""
-    return (
-        " ".join(passage_tokens(title)) if title else "",
-        " ".join(passage_tokens(text)),
-        CONFIGURATIONS.get(language),
+def passage_terms(
+    chunk_id: int, marking_id: int, length: int, title: str, text: str
+) -> list[tuple[str, int, int, int, int, int]]:
+    """Rows of `passage_terms` for one passage: (term, marking, chunk id, column,
+    count, length) — SQLite's rows (`passage_term_rows`) with marking and length."""
+    return [
+        (term, marking_id, chunk_id, column, count, length)
+        for term, _, column, count in passage_term_rows(chunk_id, title, text)
+    ]
+
+
+def _integers(joined: str | None) -> npt.NDArray[np.int64]:
+    # string_agg of integers: one string per term instead of a row per passage.
+    if not joined:
+        return np.zeros(0, dtype=np.int64)
+    return np.array(joined.split(","), dtype=np.int64)
+
+
+def _postings(chunk_ids: npt.NDArray[np.int64], weights: npt.NDArray[np.float64]) -> Postings:
+    """`Postings` from (passage, column) rows: a passage's columns summed (as on SQLite)."""
+    unique, inverse = np.unique(chunk_ids, return_inverse=True)
+    summed = np.bincount(inverse, weights=weights, minlength=len(unique))
+    return Postings(unique, summed.astype(np.float64))
+
+
+class _Counted:
+    """The readable postings of the terms a query needs, read in one statement."""
+
+    def __init__(self, pg: Any, terms: Iterable[str], readable: list[int]) -> None:
+        self.by_term: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = {}
+        self.lengths: dict[int, int] = {}
+        wanted = sorted(set(terms))
+        if not wanted:
+            return
+        rows = pg.execute(
+            "SELECT term, string_agg(chunk_id::text, ','), string_agg((tf * 2 + col)::text, ','), "
+            "string_agg(length::text, ',') FROM passage_terms "
+            "WHERE term = ANY(%s) AND marking_id = ANY(%s) GROUP BY term",
+            (wanted, readable),
+        ).fetchall()
+        for term, ids, counted, lengths in rows:
+            chunk_ids = _integers(ids)
+            self.by_term[term] = (chunk_ids, _integers(counted))
+            self.lengths.update(zip(chunk_ids.tolist(), _integers(lengths).tolist(), strict=True))
+
+    def postings(self, tokens: Sequence[str]) -> Postings:
+        """A phrase of one or two tokens."""
+        empty = np.zeros(0, dtype=np.int64)
+        chunk_ids, counts_and_columns = self.by_term.get(_PAIR.join(tokens), (empty, empty))
+        frequencies = _WEIGHTS[counts_and_columns & 1] * (counts_and_columns >> 1)
+        return _postings(chunk_ids, frequencies)
+
+    def holding_every_pair(self, tokens: Sequence[str]) -> list[int]:
+        """Readable passages holding each consecutive pair of `tokens` (in some column)."""
+        held: set[int] | None = None
+        for pair in _pairs(tokens):
+            ids = set(self.by_term[pair][0].tolist()) if pair in self.by_term else set()
+            held = ids if held is None else held & ids
+        return sorted(held or ())
+
+
+def _pairs(tokens: Sequence[str]) -> list[str]:
+    return [_PAIR.join(pair) for pair in zip(tokens, tokens[1:], strict=False)]
+
+
+def _occurrences(tokens: Sequence[str], content: str) -> int:
+    """How often `tokens` occur one after the other in `content` (overlaps counted)."""
+    words = passage_tokens(content) if content else []
+    size = len(tokens)
+    first = tokens[0]
+    return sum(
+        1
+        for at, word in enumerate(words)
+        if word == first and words[at : at + size] == list(tokens)
     )
 
 
-@dataclass(frozen=True)
-class _Phrase:
-    exact: tuple[str, ...]  # lexemes under `simple`
-    stems: tuple[
-        tuple[int, tuple[str, ...]], ...
-    ]  # (offset, alternative stems); stopwords left out
-
-    def exact_query(self) -> str:
-        return "(" + " <-> ".join(f"{_quote(lexeme)}:AD" for lexeme in self.exact) + ")"
-
-    def tsquery(self) -> str:
-        exact = " <-> ".join(f"{_quote(lexeme)}:AD" for lexeme in self.exact)
-        if not self.stems:
-            return f"({exact})"
-        parts: list[str] = []
-        previous = None
-        for offset, alternatives in self.stems:
-            group = "(" + " | ".join(f"{_quote(stem)}:BC" for stem in alternatives) + ")"
-            if previous is not None:
-                parts.append(f"<{offset - previous}>")
-            parts.append(group)
-            previous = offset
-        return f"(({exact}) | ({' '.join(parts)}))"
-
-
-def _quote(lexeme: str) -> str:
-    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
-
-
-def _phrases(pg: Any, expression: str) -> list[_Phrase]:
-    """The expression's phrases, with each word's exact lexeme and French and English stems."""
-    tokenised = [tuple(t) for p in parse_phrases(expression) if (t := phrase_tokens(p))]
-    words = sorted({word for tokens in tokenised for word in tokens})
-    if not words:
-        return []
-    rows = pg.execute(
-        "SELECT w, ARRAY(SELECT lexeme FROM unnest(to_tsvector('simple', w))), "
-        "ARRAY(SELECT lexeme FROM unnest(to_tsvector('french', w)) "
-        "UNION SELECT lexeme FROM unnest(to_tsvector('english', w))) "
-        "FROM unnest(%s::text[]) AS w",
-        (words,),
-    ).fetchall()
-    exact = {w: (simple[0] if len(simple) == 1 else w) for w, simple, _ in rows}
-    stems = {w: tuple(sorted(found)) for w, _, found in rows}
-    phrases = []
-    for tokens in tokenised:
-        offsets = tuple((k, stems[w]) for k, w in enumerate(tokens) if stems[w])
-        phrases.append(_Phrase(tuple(exact[w] for w in tokens), offsets))
-    return phrases
-
-
-def _occurrences(
-    positions: dict[str, dict[int, str]],
-    pattern: Sequence[tuple[int, Sequence[str]]],
-    weights: dict[str, float],
-) -> float:
-    """Weighted count of the places where each (offset, lexemes) of `pattern` is found,
-    all in one column (weight letter) of the passage."""
-    if not pattern:
-        return 0.0
-    first_offset, first = pattern[0]
-    total = 0.0
-    for lexeme in first:
-        for position, letter in positions.get(lexeme, {}).items():
-            if letter not in weights:
-                continue
-            start = position - first_offset
-            if all(
-                any(positions.get(alt, {}).get(start + offset) == letter for alt in alternatives)
-                for offset, alternatives in pattern[1:]
-            ):
-                total += weights[letter]
-    return total
+def _long_phrase_postings(
+    pg: Any, phrases: Sequence[tuple[str, ...]], counted: _Counted
+) -> dict[tuple[str, ...], Postings]:
+    """Phrases of three tokens or more, counted in the passages holding all their pairs."""
+    candidates = {tokens: counted.holding_every_pair(tokens) for tokens in phrases}
+    wanted = sorted({chunk_id for ids in candidates.values() for chunk_id in ids})
+    contents: dict[int, tuple[str, str]] = {}
+    if wanted:
+        for chunk_id, idx, text, title in pg.execute(
+            "SELECT c.id, c.idx, c.text, d.title FROM chunks c "
+            "JOIN documents d ON d.id = c.doc_id WHERE c.id = ANY(%s)",
+            (wanted,),
+        ):
+            contents[chunk_id] = (title if idx == 0 else "", text)
+    found: dict[tuple[str, ...], Postings] = {}
+    for tokens, ids in candidates.items():
+        chunk_ids: list[int] = []
+        weights: list[float] = []
+        for chunk_id in ids:
+            for column, content in zip(("title", "text"), contents[chunk_id], strict=True):
+                n = _occurrences(tokens, content)
+                if n:
+                    chunk_ids.append(chunk_id)
+                    weights.append(COLUMN_WEIGHTS[column] * n)
+        found[tokens] = _postings(np.array(chunk_ids, dtype=np.int64), np.array(weights))
+    return found
 
 
 def rank_passages(
     pg: Any, expression: str, readable_marking_ids: Sequence[int], limit: int
 ) -> list[ScoredPassage]:
     """The `limit` best readable passages for an FTS5-style `expression` of phrases."""
-    phrases = _phrases(pg, expression)
-    readable = list(readable_marking_ids)
+    # An empty phrase matches nothing (as in FTS5).
+    phrases = [tuple(t) for p in parse_phrases(expression) if (t := phrase_tokens(p))]
+    readable = sorted(set(readable_marking_ids))
     if not phrases or limit <= 0 or not readable:
         return []
     count, total_length = pg.execute(
@@ -166,109 +185,66 @@ def rank_passages(
         "WHERE marking_id = ANY(%s)",
         (readable,),
     ).fetchone()
-    if not count:
+    count, total_length = int(count), int(total_length)
+    if count == 0:
         return []
-    passages: dict[int, tuple[str, int, int]] = {}
-    frequencies = _word_frequencies(pg, phrases, readable, passages)
-    for index, found in _phrase_frequencies(pg, phrases, readable, passages).items():
-        frequencies[index] = found
-    average_length = total_length / count
-    scores: dict[int, float] = {}
-    # Gains summed phrase by phrase in query order: equal inputs, equal floats.
-    for index in range(len(phrases)):
-        found = frequencies.get(index, {})
-        held = len(found)
-        if not held:
-            continue
-        idf = math.log((count - held + 0.5) / (held + 0.5))
-        idf = idf if idf > 0.0 else IDF_FLOOR
-        for chunk_id, tf in sorted(found.items()):
-            norm = K1 * (1.0 - B + B * passages[chunk_id][2] / average_length)
-            scores[chunk_id] = scores.get(chunk_id, 0.0) + idf * tf * (K1 + 1.0) / (tf + norm)
+    # One- and two-word phrases are terms; a longer one needs its pairs.
+    terms = [_PAIR.join(t) for t in phrases if len(t) <= 2]
+    terms += [pair for t in phrases if len(t) > 2 for pair in _pairs(t)]
+    counted = _Counted(pg, terms, readable)
+    long_phrases = sorted({t for t in phrases if len(t) > 2})
+    postings = _long_phrase_postings(pg, long_phrases, counted) if long_phrases else {}
+    for tokens in phrases:
+        if tokens not in postings:
+            postings[tokens] = counted.postings(tokens)
+    best = _score(
+        [postings[tokens] for tokens in phrases], counted.lengths, count, total_length, limit
+    )
+    if not best:
+        return []
+    places = pg.execute(
+        "SELECT id, doc_id, start FROM chunks WHERE id = ANY(%s)", (list(best),)
+    ).fetchall()
     ranked = sorted(
         (
-            ScoredPassage(chunk_id, passages[chunk_id][0], passages[chunk_id][1], score)
-            for chunk_id, score in scores.items()
+            ScoredPassage(chunk_id, doc_id, start, best[chunk_id])
+            for chunk_id, doc_id, start in places
         ),
         key=lambda passage: (-passage.score, passage.doc_id, passage.start),
     )
     return ranked[:limit]
 
 
-# ts_rank_cd's weights {D, C, B, A}: for a query of one word (or of alternatives
-# of one word), twice its cover-density rank is the weighted count of the
-# places it occurs — title 2.0, text 1.0 — computed by PostgreSQL, in C.
-_COUNTING_WEIGHTS = "{0.5,0.5,1,1}"
-
-
-def _word_frequencies(
-    pg: Any,
-    phrases: Sequence[_Phrase],
-    readable: list[int],
-    passages: dict[int, tuple[str, int, int]],
-) -> dict[int, dict[int, float]]:
-    """Frequencies of the one-word phrases in the readable passages that hold them."""
-    words = [(index, p) for index, p in enumerate(phrases) if len(p.exact) == 1]
-    if not words:
-        return {}
-    exact = [p.exact_query() for _, p in words]
-    stemmed = [p.tsquery() if p.stems else p.exact_query() for _, p in words]
-    stem_only = [
-        "(" + " | ".join(f"{_quote(s)}:BC" for s in p.stems[0][1]) + ")"
-        if p.stems
-        else p.exact_query()
-        for _, p in words
-    ]
-    rows = pg.execute(
-        'SELECT q.n, c.id, c.doc_id, c.start, c."end" - c.start, '
-        f"2 * ts_rank_cd('{_COUNTING_WEIGHTS}', c.tsv, q.exact, 0), "
-        f"2 * ts_rank_cd('{_COUNTING_WEIGHTS}', c.tsv, q.stem, 0) "
-        "FROM unnest(%s::tsquery[], %s::tsquery[], %s::tsquery[]) "
-        "WITH ORDINALITY AS q(exact, stem, matching, n) "
-        "JOIN chunks c ON c.tsv @@ q.matching WHERE c.marking_id = ANY(%s)",
-        (exact, stem_only, stemmed, readable),
-    ).fetchall()
-    found: dict[int, dict[int, float]] = {}
-    for n, chunk_id, doc_id, start, length, tf_exact, tf_stem in rows:
-        passages[chunk_id] = (doc_id, start, length)
-        tf = max(float(tf_exact), float(tf_stem))
-        if tf > 0.0:
-            found.setdefault(words[n - 1][0], {})[chunk_id] = tf
-    return found
-
-
-def _phrase_frequencies(
-    pg: Any,
-    phrases: Sequence[_Phrase],
-    readable: list[int],
-    passages: dict[int, tuple[str, int, int]],
-) -> dict[int, dict[int, float]]:
-    """Frequencies of the phrases of two words or more, from the passages' positions."""
-    several = [(index, p) for index, p in enumerate(phrases) if len(p.exact) > 1]
-    if not several:
-        return {}
-    lexemes = sorted(
-        {lexeme for _, p in several for lexeme in p.exact}
-        | {stem for _, p in several for _, alternatives in p.stems for stem in alternatives}
+def _score(
+    phrases: Sequence[Postings],
+    lengths: dict[int, int],
+    count: int,
+    total_length: int,
+    limit: int,
+) -> dict[int, float]:
+    """BM25 of the readable passages holding at least one phrase: the `limit` best
+    and every one tied with the last of them (store/sqlite/fulltext.py's
+    `score_passages`, over the passages that hold a phrase rather than every
+    readable one: the same arithmetic, element by element)."""
+    held_ids = np.unique(
+        np.concatenate([p.chunk_ids for p in phrases] or [np.zeros(0, dtype=np.int64)])
     )
-    rows = pg.execute(
-        'SELECT c.id, c.doc_id, c.start, c."end" - c.start, u.lexeme, u.positions, u.weights '
-        "FROM chunks c, unnest(c.tsv) AS u "
-        "WHERE c.tsv @@ %s::tsquery AND c.marking_id = ANY(%s) AND u.lexeme = ANY(%s)",
-        (" | ".join(p.tsquery() for _, p in several), readable, lexemes),
-    ).fetchall()
-    words: defaultdict[int, dict[str, dict[int, str]]] = defaultdict(dict)
-    for chunk_id, doc_id, start, length, lexeme, positions, weights in rows:
-        passages[chunk_id] = (doc_id, start, length)
-        words[chunk_id][lexeme] = dict(zip(positions, weights, strict=True))
-    found: dict[int, dict[int, float]] = {}
-    for index, phrase in several:
-        exact_pattern = [(k, (lexeme,)) for k, lexeme in enumerate(phrase.exact)]
-        for chunk_id, positions in words.items():
-            tf = max(
-                _occurrences(positions, exact_pattern, _EXACT),
-                _occurrences(positions, phrase.stems, _STEMMED),
-            )
-            if tf > 0.0:
-                found.setdefault(index, {})[chunk_id] = tf
-    return found
+    if len(held_ids) == 0:
+        return {}
+    average_length = total_length / count
+    passage_lengths = np.array([lengths[int(c)] for c in held_ids], dtype=np.float64)
+    norms = K1 * (1.0 - B + B * passage_lengths / average_length)
+    scores = np.zeros(len(held_ids))
+    for postings in phrases:
+        if len(postings.chunk_ids) == 0:
+            continue
+        places = np.searchsorted(held_ids, postings.chunk_ids)
+        frequencies = postings.frequencies
+        idf = math.log((count - len(places) + 0.5) / (len(places) + 0.5))
+        idf = idf if idf > 0.0 else IDF_FLOOR
+        scores[places] += idf * frequencies * (K1 + 1.0) / (frequencies + norms[places])
+    candidates = np.arange(len(held_ids))
+    if len(candidates) > limit:
+        last = np.partition(scores, len(candidates) - limit)[len(candidates) - limit]
+        candidates = candidates[scores >= last]
+    return {int(held_ids[p]): float(scores[p]) for p in candidates}

@@ -7,8 +7,9 @@ appends) is the SQLite store's own code, run through `_dialect.Connection`,
 so the access rules and the noninterference of what they compute exist once.
 What PostgreSQL does differently lives here:
 
-- passages: their words in a `tsvector` (fulltext.py) and their embedding
-  in a pgvector column, with one partial HNSW index per marking (schema.py);
+- passages: their words counted as on SQLite (`passage_terms`, fulltext.py)
+  and their embedding in a pgvector column, with one partial HNSW index per
+  marking (schema.py);
 - `search_text`: BM25 over the readable passages only (fulltext.py);
 - `search_vector`: approximate nearest neighbours in each readable marking's
   own index, merged (see the method);
@@ -47,7 +48,7 @@ from guetteur.security.audit import (
 )
 from guetteur.store.base import ChunkHit, NewDocument, Vector
 from guetteur.store.postgres._dialect import Connection
-from guetteur.store.postgres.fulltext import indexed_words, rank_passages
+from guetteur.store.postgres.fulltext import passage_terms, rank_passages
 from guetteur.store.postgres.schema import migrate, vector_index_sql
 from guetteur.store.sqlite._common import iso
 from guetteur.store.sqlite.store import SQLiteStore
@@ -146,20 +147,39 @@ class PostgresStore(SQLiteStore):
                 )  # fmt: skip
                 if inserted.rowcount == 0:
                     continue  # same content already stored (another run or earlier in batch)
-                rows = []
-                for chunk, vector in zip(item.chunks, item.embeddings, strict=True):
-                    title = doc.title if chunk.index == 0 else ""
+                # Ids drawn first: each passage's term counts name it (fulltext.py).
+                chunk_ids = [
+                    chunk_id
+                    for (chunk_id,) in self._pg.execute(
+                        "SELECT nextval(pg_get_serial_sequence('chunks', 'id')) "
+                        "FROM generate_series(1, %s)",
+                        (len(item.chunks),),
+                    )
+                ]
+                rows, terms = [], []
+                for chunk_id, chunk, vector in zip(
+                    chunk_ids, item.chunks, item.embeddings, strict=True
+                ):
                     rows.append(
-                        (doc.id, chunk.index, chunk.start, chunk.end, marking_id, chunk.text,
-                         Embedding(vector), *indexed_words(title, chunk.text, doc.language))
+                        (chunk_id, doc.id, chunk.index, chunk.start, chunk.end, marking_id,
+                         chunk.text, Embedding(vector))
                     )  # fmt: skip
+                    title = doc.title if chunk.index == 0 else ""
+                    terms += passage_terms(
+                        chunk_id, marking_id, chunk.end - chunk.start, title, chunk.text
+                    )
                 with self._pg.cursor() as cursor:
                     cursor.executemany(
-                        'INSERT INTO chunks(doc_id, idx, start, "end", marking_id, text, '
-                        "embedding, tsv) VALUES (%s, %s, %s, %s, %s, %s, %b, "
-                        "guetteur_passage_tsv(%s, %s, %s::regconfig))",
+                        'INSERT INTO chunks(id, doc_id, idx, start, "end", marking_id, text, '
+                        "embedding) VALUES (%s, %s, %s, %s, %s, %s, %s, %b)",
                         rows,
                     )
+                    with cursor.copy(
+                        "COPY passage_terms (term, marking_id, chunk_id, col, tf, length) "
+                        "FROM STDIN"
+                    ) as copy:
+                        for term_row in terms:
+                            copy.write_row(term_row)
                 self._insert_enrichment(doc.id, marking_id, item.entities, item.events)
                 added.append(doc.id)
         return added
