@@ -12,7 +12,13 @@ child ingesting one short report first (the cost of any ingest: models,
 gazetteer, store). Then the same questions are searched and asked in both
 workspaces, in this process with warm models, the two workspaces taking turns
 question by question, and the median latencies are printed with their ratio
-(with / without; the target is at most 1.2).
+(with / without; the target is at most 1.2), wall clock and this process's CPU
+time (which other programs' load does not inflate).
+
+A third workspace holds the scenario plus ordinary copies of its reports, as
+many passages as the big document's workspace: search scores every readable
+passage that holds a query word, so this says what the big document costs
+beyond its number of passages.
 
 With --keep DIR the two workspaces are built in DIR and kept; a later run with
 the same DIR and size reuses them (only search and ask are timed again, and
@@ -28,6 +34,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 
 from guetteur.security.markings import is_banner_line, parse_clearance, parse_marking
@@ -109,14 +117,14 @@ def ingest_in_child(home: Path, document: Path) -> tuple[float, float, dict[str,
 
 
 def median_latencies(
-    plain: Workspace, loaded: Workspace, action: str, repeats: int
-) -> tuple[tuple[float, float], tuple[float, float]]:
-    """Median seconds of `action` without and with the big document: wall clock, and
-    this process's CPU time.
+    workspaces: Sequence[Workspace], action: str, repeats: int
+) -> tuple[list[float], list[float]]:
+    """Median seconds of `action` in each workspace: wall clock, and this process's
+    CPU time.
 
-    The two workspaces take turns question by question, so that a machine
-    busy with something else slows both alike instead of one of them; CPU
-    time does not count the waits for a core another program holds.
+    The workspaces take turns question by question, so that a machine busy
+    with something else slows all alike instead of one of them; CPU time does
+    not count the waits for a core another program holds.
     """
 
     def run(workspace: Workspace, question: str) -> None:
@@ -127,21 +135,48 @@ def median_latencies(
             workspace.ask(reader, question)
 
     for question in QUESTIONS:  # warm models and caches
-        run(plain, question)
-        run(loaded, question)
-    wall: dict[int, list[float]] = {id(plain): [], id(loaded): []}
-    cpu: dict[int, list[float]] = {id(plain): [], id(loaded): []}
+        for workspace in workspaces:
+            run(workspace, question)
+    wall: list[list[float]] = [[] for _ in workspaces]
+    cpu: list[list[float]] = [[] for _ in workspaces]
     for _ in range(repeats):
         for question in QUESTIONS:
-            for workspace in (plain, loaded):
+            for n, workspace in enumerate(workspaces):
                 started, started_cpu = time.perf_counter(), time.process_time()
                 run(workspace, question)
-                wall[id(workspace)].append(time.perf_counter() - started)
-                cpu[id(workspace)].append(time.process_time() - started_cpu)
-    return (
-        (statistics.median(wall[id(plain)]), statistics.median(wall[id(loaded)])),
-        (statistics.median(cpu[id(plain)]), statistics.median(cpu[id(loaded)])),
-    )
+                wall[n].append(time.perf_counter() - started)
+                cpu[n].append(time.process_time() - started_cpu)
+    return [statistics.median(t) for t in wall], [statistics.median(t) for t in cpu]
+
+
+def build_ordinary(root: Path, passages: int) -> None:
+    """The third workspace: the scenario plus copies of its reports, numbered, until
+    it holds at least `passages` passages (as many as the big document's workspace).
+
+    It tells what the big document costs against the same number of ordinary
+    passages: search scores every readable passage that holds a query word.
+    """
+    home = root / "ordinary"
+    copies = root / "ordinary-reports"
+    copies.mkdir()
+    reports = [
+        p.read_text(encoding="utf-8")
+        for p in sorted((SCENARIO / "reports").rglob("*"))
+        if p.suffix in {".txt", ".md"}
+    ]
+    with new_workspace(home) as workspace:
+        round_ = 0
+        while workspace.store.stats(workspace.user().clearance).chunks < passages:
+            folder = copies / f"round{round_}"
+            folder.mkdir()
+            for n, text in enumerate(reports):
+                lines = text.splitlines()
+                lines.insert(1, f"Copy {round_} of the exercise reports.")
+                (folder / f"r{n:03}.txt").write_text("\n".join(lines) + "\n", "utf-8")
+            workspace.ingest(
+                workspace.user(), [folder], source="copies", marking=parse_marking(MARKING)
+            )
+            round_ += 1
 
 
 def build(root: Path, megabytes: float) -> dict[str, object]:
@@ -171,7 +206,13 @@ def build(root: Path, megabytes: float) -> dict[str, object]:
 
 
 def measure(root: Path, built: dict[str, object], repeats: int, reused: bool) -> None:
-    with Workspace.open(root / "plain") as plain, Workspace.open(root / "big") as loaded:
+    if not (root / "ordinary").exists():
+        with Workspace.open(root / "big") as loaded:
+            build_ordinary(root, loaded.store.stats(loaded.user().clearance).chunks)
+    names = ("plain", "big", "ordinary")
+    with ExitStack() as stack:
+        workspaces = [stack.enter_context(Workspace.open(root / name)) for name in names]
+        plain, loaded, ordinary = workspaces
         stats = loaded.store.stats(loaded.user().clearance)
         print(f"big document: {built['size_mb']:.1f} MB on one line")
         print(
@@ -182,12 +223,19 @@ def measure(root: Path, built: dict[str, object], repeats: int, reused: bool) ->
         print(f"  workspace after it: {stats.documents} documents, {stats.chunks} passages")
         sizes = [(root / name / "guetteur.db").stat().st_size / 2**20 for name in ("plain", "big")]
         print(f"  database: {sizes[1]:.0f} MB with it, {sizes[0]:.0f} MB without")
+        same = ordinary.store.stats(ordinary.user().clearance)
+        print(
+            f"  comparison: the scenario plus ordinary copies of its reports, "
+            f"{same.documents} documents, {same.chunks} passages"
+        )
         for action in ("search", "ask"):
-            wall, cpu = median_latencies(plain, loaded, action, repeats)
-            for clock, (without, with_big) in (("wall", wall), ("cpu", cpu)):
+            wall, cpu = median_latencies(workspaces, action, repeats)
+            for clock, (without, with_big, with_copies) in (("wall", wall), ("cpu", cpu)):
                 print(
                     f"{action:6} ({clock:4}): {without * 1000:7.1f} ms without, "
-                    f"{with_big * 1000:7.1f} ms with it: ratio {with_big / without:.2f}x"
+                    f"{with_big * 1000:7.1f} ms with it: ratio {with_big / without:.2f}x; "
+                    f"with as many ordinary passages {with_copies * 1000:7.1f} ms "
+                    f"({with_copies / without:.2f}x)"
                 )
 
 
