@@ -72,6 +72,7 @@ from guetteur.pipeline.alerts import (
     run_rules,
 )
 from guetteur.pipeline.enrichment import GAZETTEER_FILE, Enricher
+from guetteur.pipeline.executors import EnrichmentRecipe, Executor, open_executor
 from guetteur.pipeline.ingest import IngestOptions, IngestReport, ingest_paths, reindex
 from guetteur.pipeline.intel import IntelImportReport, file_marking, import_intel
 from guetteur.pipeline.tracks import CotIngestReport, store_positions
@@ -404,9 +405,13 @@ class Workspace:
         grade: Grade | None = None,
         on_file: Callable[[Path], None] = lambda path: None,
         follow_links: bool = False,
+        executor: str = "local",
     ) -> IngestReport:
         """Ingest files and folders: documents, and CoT events and captures (.cot, and
-        .xml holding an <event>) as track positions at `marking` (or the source's default)."""
+        .xml holding an <event>) as track positions at `marking` (or the source's default).
+
+        `executor`: where embeddings and enrichment are computed — `local`, `dask`
+        (a cluster on this machine) or `dask://host:port` (pipeline/executors.py)."""
         require(actor.role, ANALYST, "ingest")
         options = IngestOptions(
             source=source,
@@ -418,15 +423,17 @@ class Workspace:
         )
         documents, captures, skipped = _split_cot(paths, follow_links)
         if not captures:
-            report = ingest_paths(
-                self.store, paths, options, enricher=self.enricher, on_file=on_file
-            )
+            with self._executor(executor, lambda: self.enricher) as running:
+                report = ingest_paths(
+                    self.store, paths, options, on_file=on_file, executor=running
+                )
         else:
             report = IngestReport()
             if documents:
-                report = ingest_paths(
-                    self.store, documents, options, enricher=self.enricher, on_file=on_file
-                )
+                with self._executor(executor, lambda: self.enricher) as running:
+                    report = ingest_paths(
+                        self.store, documents, options, on_file=on_file, executor=running
+                    )
             for error in skipped:
                 report.fail(error.origin, error.reason)
                 on_file(Path(error.origin))
@@ -474,19 +481,34 @@ class Workspace:
                 total.failed.append(reason)
         return total
 
-    def reindex(self, actor: User) -> int:
+    def reindex(self, actor: User, executor: str = "local") -> int:
         """Re-run enrichment over every document (after a model or lexicon change).
 
         The pass covers every document; what `actor` is told is how many of
-        those they may read, never how many exist.
+        those they may read, never how many exist. `executor` as for `ingest`.
         """
         require(actor.role, ANALYST, "reindex")
-        # Re-read the workspace lexicon (and the ATT&CK catalogue, if one was imported).
-        self._enricher = Enricher(self.home, techniques=self._mapper_if_catalogue)
-        reindex(self.store, self._enricher)
+
+        def fresh_enricher() -> Enricher:
+            # Re-read the workspace lexicon (and the ATT&CK catalogue, if one was imported).
+            self._enricher = Enricher(self.home, techniques=self._mapper_if_catalogue)
+            return self._enricher
+
+        with self._executor(executor, fresh_enricher) as running:
+            reindex(self.store, running)
         count = self.store.stats(actor.clearance).documents
         self.store.audit(actor.name, "reindex", {"documents": count})
         return count
+
+    def _executor(self, spec: str, local_enricher: Callable[[], Enricher]) -> Executor:
+        """The executor of an ingest or reindex: `local` enriches with this process's
+        Enricher; Dask workers build theirs from the workspace folder and the ATT&CK
+        catalogue read here (workers never open the store)."""
+        return open_executor(spec, local_enricher, self._enrichment_recipe)
+
+    def _enrichment_recipe(self) -> tuple[EnrichmentRecipe, list[dict[str, Any]]]:
+        catalogue = self.store.attack_catalogue()
+        return EnrichmentRecipe.of(self.home, self.home / CACHE_DIR, catalogue), catalogue
 
     # ----------------------------------------------------------------- reads
     def search(self, reader: User, query: str, limit: int = 10) -> list[SearchResult]:

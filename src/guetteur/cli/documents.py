@@ -74,6 +74,14 @@ def _progress_ingest(
     is_flag=True,
     help="Follow links that lead outside the named folders (listed as skipped otherwise).",
 )
+@click.option(
+    "--executor",
+    default="local",
+    show_default=True,
+    metavar="local|dask[://HOST:PORT]",
+    help="Where embeddings and entities are computed: this machine (local), a Dask "
+    "cluster started here on every core (dask), or a Dask scheduler (dask://host:port).",
+)
 @json_option
 @as_option
 @click.pass_context
@@ -85,6 +93,7 @@ def ingest(
     marking: str | None,
     grade: str | None,
     follow_links: bool,
+    executor: str,
     as_json: bool,
     as_user: str | None,
 ) -> None:
@@ -102,6 +111,7 @@ def ingest(
         marking=parse_marking(marking) if marking else None,
         grade=Grade.parse(grade) if grade else None,
         follow_links=follow_links,
+        executor=executor,
     )
     payload = ingest_json(report)  # file names made printable, for the text lines too
     if as_json:
@@ -194,11 +204,19 @@ def stats(context: click.Context, as_json: bool, as_user: str | None) -> None:
 
 
 @main.command("reindex")
+@click.option(
+    "--executor",
+    default="local",
+    show_default=True,
+    metavar="local|dask[://HOST:PORT]",
+    help="Where embeddings and entities are computed: this machine (local), a Dask "
+    "cluster started here on every core (dask), or a Dask scheduler (dask://host:port).",
+)
 @as_option
 @click.pass_context
 @handle_errors
-def reindex_command(context: click.Context, as_user: str | None) -> None:
+def reindex_command(context: click.Context, executor: str, as_user: str | None) -> None:
     """Re-run enrichment on every stored document (after a model or lexicon change)."""
     workspace = open_workspace(context)
-    count = workspace.reindex(workspace.user(as_user))
+    count = workspace.reindex(workspace.user(as_user), executor=executor)
     click.echo(f"re-enriched {count} documents readable by you")

@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from guetteur._exceptions import GuetteurError, IngestError, MarkingError, NoMarkingError
-from guetteur.enrich.embeddings import embed
 from guetteur.enrich.grading import find_grade
 from guetteur.enrich.language import detect_languages
 from guetteur.enrich.times import find_reported_time
@@ -32,7 +33,8 @@ from guetteur.ingest.registry import iter_input_files, parse_file
 from guetteur.model import Chunk, Clearance, Document, Grade, Marking
 from guetteur.pipeline._batching import batched
 from guetteur.pipeline.chunking import chunk_text
-from guetteur.pipeline.enrichment import Enricher, Enrichment, enrichment_note
+from guetteur.pipeline.enrichment import Enricher, enrichment_note
+from guetteur.pipeline.executors import BatchWork, Executor, LocalExecutor, Pending
 from guetteur.security.markings import high_water_mark, may_read
 from guetteur.store.base import NewDocument, Spill, Store
 
@@ -194,18 +196,22 @@ def ingest_paths(
     options: IngestOptions,
     enricher: Enricher | None = None,
     on_file: Callable[[Path], None] = lambda path: None,
+    executor: Executor | None = None,
 ) -> IngestReport:
     """Ingest files and folders into `store`; see the module docstring.
 
     Without an `enricher`, documents are stored searchable but without
-    entities and events (`guetteur reindex` adds them later).
+    entities and events (`guetteur reindex` adds them later). An `executor`
+    (pipeline/executors.py) computes embeddings and enrichment with its own
+    Enricher; without one, this process does (`LocalExecutor(enricher)`).
     """
     report = IngestReport()
     # --marking is a floor for this run only: a source's default is set by a
     # security officer with `guetteur sources set`, never as a side effect.
     source_default = store.source_default_marking(options.source)
-    for batch in batched(_parsed(paths, report, on_file, options.follow_links), BATCH_SIZE):
-        _ingest_batch(store, batch, options, source_default, report, enricher)
+    batches = batched(_parsed(paths, report, on_file, options.follow_links), BATCH_SIZE)
+    with _chosen(executor, enricher) as running:
+        _ingest_batches(store, batches, options, source_default, report, running)
     _audit_ingest(store, options, [str(p) for p in paths], report)
     return report
 
@@ -215,14 +221,29 @@ def ingest_raw(
     raws: Sequence[RawDocument],
     options: IngestOptions,
     enricher: Enricher | None = None,
+    executor: Executor | None = None,
 ) -> IngestReport:
     """Ingest documents another reader already made (e.g. from a STIX bundle)."""
     report = IngestReport()
     source_default = store.source_default_marking(options.source)
-    for batch in batched(iter(raws), BATCH_SIZE):
-        _ingest_batch(store, batch, options, source_default, report, enricher)
+    with _chosen(executor, enricher) as running:
+        _ingest_batches(
+            store, batched(iter(raws), BATCH_SIZE), options, source_default, report, running
+        )
     _audit_ingest(store, options, [raw.origin for raw in raws], report)
     return report
+
+
+@contextmanager
+def _chosen(executor: Executor | None, enricher: Enricher | None) -> Iterator[Executor]:
+    """The caller's executor (theirs to close), else a local one on `enricher`."""
+    if executor is not None:
+        if enricher is not None:
+            raise ValueError("give an enricher or an executor, not both (an executor has one)")
+        yield executor
+        return
+    with LocalExecutor(enricher) as local:
+        yield local
 
 
 def _audit_ingest(
@@ -243,15 +264,68 @@ def _audit_ingest(
     )
 
 
-def _ingest_batch(
+@dataclass
+class _Decided:
+    """One batch decided against the store, its pure part submitted, not yet stored."""
+
+    fresh: list[PreparedDocument]  # new copies, with their ids
+    raises: list[tuple[str, Marking]]
+    spills: list[Spill]
+    answered: list[str]  # ids answered without a write (duplicates, copies held above)
+    duplicates: int
+    held_above: int
+    shas: set[str]  # every content of the batch, whatever was decided for it
+    pending: Pending | None = None
+
+
+def _ingest_batches(
     store: Store,
-    batch: list[RawDocument],
+    batches: Iterator[list[RawDocument]],
     options: IngestOptions,
     source_default: Marking | None,
     report: IngestReport,
-    enricher: Enricher | None,
+    executor: Executor,
 ) -> None:
-    now = datetime.now(UTC)
+    """Decide each batch, submit its pure part, store results in order and once.
+
+    Up to `executor.lookahead` batches are computed ahead of the one being
+    stored. A batch is decided from what the store holds, so content still in
+    flight (the same text twice in one batch, or in a batch not yet stored)
+    waits for that batch to be stored and is then decided like a copy from an
+    earlier run: the answers are those of a run storing one batch at a time.
+    """
+    in_flight: deque[_Decided] = deque()
+    for batch in batches:
+        now = datetime.now(UTC)
+        prepared = _prepared(batch, options, source_default, now, report)
+        while prepared:
+            first: dict[str, PreparedDocument] = {}
+            later: list[PreparedDocument] = []
+            for item in prepared:
+                if item.document.sha256 in first:
+                    later.append(item)
+                else:
+                    first[item.document.sha256] = item
+            while any(sha in decided.shas for decided in in_flight for sha in first):
+                _store_batch(store, in_flight.popleft(), options, report)
+            decided = _decide(store, list(first.values()), options, now)
+            if decided.fresh:
+                decided.pending = executor.submit(_work(decided.fresh))
+            in_flight.append(decided)
+            while len(in_flight) > executor.lookahead:
+                _store_batch(store, in_flight.popleft(), options, report)
+            prepared = later
+    while in_flight:
+        _store_batch(store, in_flight.popleft(), options, report)
+
+
+def _prepared(
+    batch: list[RawDocument],
+    options: IngestOptions,
+    source_default: Marking | None,
+    now: datetime,
+    report: IngestReport,
+) -> list[PreparedDocument]:
     languages = detect_languages([raw.text for raw in batch])
     prepared: list[PreparedDocument] = []
     for raw, language in zip(batch, languages, strict=True):
@@ -259,30 +333,14 @@ def _ingest_batch(
             prepared.append(prepare(raw, language, options, source_default, now))
         except IngestError as error:
             report.fail(error.origin, error.reason)
-    while prepared:
-        # The same content twice in one batch: the second copy is decided once the
-        # first is stored, like a copy from an earlier run.
-        first: dict[str, PreparedDocument] = {}
-        later: list[PreparedDocument] = []
-        for item in prepared:
-            if item.document.sha256 in first:
-                later.append(item)
-            else:
-                first[item.document.sha256] = item
-        _store_decided(store, list(first.values()), options, report, enricher, now)
-        prepared = later
+    return prepared
 
 
-def _store_decided(
-    store: Store,
-    items: list[PreparedDocument],
-    options: IngestOptions,
-    report: IngestReport,
-    enricher: Enricher | None,
-    now: datetime,
-) -> None:
+def _decide(
+    store: Store, items: list[PreparedDocument], options: IngestOptions, now: datetime
+) -> _Decided:
     """Decide, for each document, new copy, duplicate or raise — from what the writer
-    may read only — and store the batch with its audit record in one transaction.
+    may read only. Reads the store, writes nothing (`_store_batch` does).
 
     Noninterference: the answer the writer gets (ingested, duplicate, raised) must
     not depend on copies they may not read. Content already held at a marking the
@@ -293,9 +351,7 @@ def _store_decided(
     """
     writer = options.clearance
     held = store.held_copies([item.document.sha256 for item in items])
-    fresh: list[PreparedDocument] = []
-    raises: list[tuple[str, Marking]] = []
-    spills: list[Spill] = []
+    decided = _Decided([], [], [], [], 0, 0, {item.document.sha256 for item in items})
     for item in items:
         document = item.document
         copies = held.get(document.sha256, [])
@@ -303,18 +359,18 @@ def _store_decided(
         if readable:
             same = [i for i, m in readable if high_water_mark([m, document.marking]) == m]
             if same:
-                report.duplicates += 1
-                report.doc_ids.append(same[0])
+                decided.duplicates += 1
+                decided.answered.append(same[0])
             else:
                 doc_id, marking = readable[0]
-                raises.append((doc_id, high_water_mark([marking, document.marking])))
+                decided.raises.append((doc_id, high_water_mark([marking, document.marking])))
             continue
         doc_id = store.document_id(document.sha256, document.marking)
         lower = [
             (i, m) for i, m in copies if high_water_mark([m, document.marking]) != document.marking
         ]
         if lower:
-            spills.append(
+            decided.spills.append(
                 Spill(
                     now,
                     options.actor,
@@ -328,15 +384,35 @@ def _store_decided(
         if any(i == doc_id for i, _ in copies):
             # Already held exactly so, above the writer: nothing to add, and the
             # same answer as if it were new.
-            report.ingested += 1
-            report.doc_ids.append(doc_id)
+            decided.held_above += 1
+            decided.answered.append(doc_id)
             continue
-        fresh.append(PreparedDocument(replace(document, id=doc_id), item.chunks))
-    to_store = _embedded_and_enriched(fresh, enricher)
+        decided.fresh.append(PreparedDocument(replace(document, id=doc_id), item.chunks))
+    return decided
+
+
+def _work(fresh: list[PreparedDocument]) -> BatchWork:
+    documents = [item.document for item in fresh]
+    return BatchWork(
+        # The encoder reads a passage's opening (it averages over its input: a long
+        # passage's meaning blurs anyway); a grown passage of a huge document costs
+        # one ordinary passage's encoding.
+        passages=[c.text[:EMBEDDED_CHARS] for item in fresh for c in item.chunks],
+        texts=[d.text for d in documents],
+        languages=[d.language for d in documents],
+        anchors=[d.reported_at or d.ingested_at for d in documents],
+    )
+
+
+def _store_batch(
+    store: Store, decided: _Decided, options: IngestOptions, report: IngestReport
+) -> None:
+    """Store one decided batch with its audit record in one transaction."""
+    to_store = _assembled(decided)
     with store.atomic():
         added = store.add_documents(to_store)
-        raised = [store.remark_document(doc_id, marking) for doc_id, marking in raises]
-        for spill in spills:
+        raised = [store.remark_document(doc_id, marking) for doc_id, marking in decided.raises]
+        for spill in decided.spills:
             store.record_spill(spill)
         if added or raised:
             store.audit(
@@ -344,33 +420,27 @@ def _store_decided(
                 "ingest.batch",
                 {"source": options.source, "doc_ids": [*added, *raised], "raised": raised},
             )
-    report.ingested += len(added)
+    report.duplicates += decided.duplicates
+    report.ingested += decided.held_above + len(added)
     report.raised += len(raised)
     # A concurrent run may have stored some of them between our check and our write.
     report.duplicates += len(to_store) - len(added)
-    report.doc_ids.extend([*added, *raised])
+    report.doc_ids.extend([*decided.answered, *added, *raised])
 
 
-def _embedded_and_enriched(
-    fresh: list[PreparedDocument], enricher: Enricher | None
-) -> list[NewDocument]:
-    if not fresh:
+def _assembled(decided: _Decided) -> list[NewDocument]:
+    if decided.pending is None:
         return []
-    documents = [item.document for item in fresh]
-    # The encoder reads a passage's opening (it averages over its input: a long
-    # passage's meaning blurs anyway); a grown passage of a huge document costs
-    # one ordinary passage's encoding.
-    vectors = embed([c.text[:EMBEDDED_CHARS] for item in fresh for c in item.chunks])
-    enrichments = _enrich(enricher, documents)
+    result = decided.pending.result()
     to_store: list[NewDocument] = []
     offset = 0
-    for item, enrichment in zip(fresh, enrichments, strict=True):
+    for item, enrichment in zip(decided.fresh, result.enrichments, strict=True):
         count = len(item.chunks)
         to_store.append(
             NewDocument(
                 item.document,
                 item.chunks,
-                vectors[offset : offset + count],
+                result.vectors[offset : offset + count],
                 entities=enrichment.entities,
                 events=enrichment.events,
             )
@@ -379,38 +449,40 @@ def _embedded_and_enriched(
     return to_store
 
 
-def _enrich(enricher: Enricher | None, documents: Sequence[Document]) -> list[Enrichment]:
-    if enricher is None:
-        return [Enrichment((), ()) for _ in documents]
-    return enricher.enrich_batch(
-        [d.text for d in documents],
-        [d.language for d in documents],
-        [d.reported_at or d.ingested_at for d in documents],
-    )
-
-
 def reindex(
-    store: Store, enricher: Enricher, on_document: Callable[[str], None] = lambda doc_id: None
+    store: Store,
+    executor: Executor,
+    on_document: Callable[[str], None] = lambda doc_id: None,
 ) -> int:
     """Re-run enrichment on every stored document (after a model or lexicon change).
 
     A maintenance pass: it reads every document whatever its marking, writes
     only derived records carrying each document's own marking, and shows
-    nothing to anyone. Returns the number of documents re-enriched.
+    nothing to anyone. `executor` computes the enrichment (its own Enricher),
+    up to `executor.lookahead` batches ahead of the writes. Returns the number
+    of documents re-enriched.
     """
     count = 0
-    batch: list[Document] = []
+    in_flight: deque[tuple[list[Document], Pending]] = deque()
 
-    def flush() -> None:
-        for document, enrichment in zip(batch, _enrich(enricher, batch), strict=True):
+    def store_oldest() -> None:
+        documents, pending = in_flight.popleft()
+        enrichments = pending.result().enrichments
+        for document, enrichment in zip(documents, enrichments, strict=True):
             store.replace_enrichment(document.id, enrichment.entities, enrichment.events)
             on_document(document.id)
-        batch.clear()
 
-    for document in store.documents_for_maintenance():
-        batch.append(document)
-        count += 1
-        if len(batch) == BATCH_SIZE:
-            flush()
-    flush()
+    for batch in batched(store.documents_for_maintenance(), BATCH_SIZE):
+        work = BatchWork(
+            passages=[],
+            texts=[d.text for d in batch],
+            languages=[d.language for d in batch],
+            anchors=[d.reported_at or d.ingested_at for d in batch],
+        )
+        in_flight.append((batch, executor.submit(work)))
+        count += len(batch)
+        while len(in_flight) > executor.lookahead:
+            store_oldest()
+    while in_flight:
+        store_oldest()
     return count

@@ -1,0 +1,403 @@
+"""Executors: where the pure part of an ingest or enrichment batch is computed.
+
+    client: the process that holds the store            compute: pure, anywhere
+    parse → prepare → decide (reads the store) ── batch ──▶ embed(passages)
+                                                            Enricher.enrich_batch(texts)
+    store each batch once, in submission order ◀── vectors, entities, events
+
+The pipeline (pipeline/ingest.py) decides every batch against the store on the
+client, hands its pure part to an executor with `submit`, and stores results
+strictly in submission order, at most `lookahead` batches behind. Workers
+never open the store and a result is only data: a worker lost mid-run costs a
+recomputation of its batch, never a lost or doubled write.
+
+- `LocalExecutor`, this machine: the sentence encoder runs in one side process
+  while enrichment runs on the calling thread, so the two heavy stages use both
+  cores. A thread would not do: the encoder's tokenizer is pure Python and
+  spaCy holds the GIL for most of its work (benchmarks/ingest.py measured it).
+- `DaskExecutor`, a Dask distributed cluster: one started in this process
+  (`--executor dask`, one worker process per core) or a running scheduler
+  (`--executor dask://host:port`). Each worker process loads its Enricher (spaCy
+  pipelines, gazetteer) once per workspace and keeps it (`enricher_for`); the
+  workspace folder must be at the same path on every worker (a shared disk).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from guetteur._exceptions import GuetteurError, InvalidInputError
+from guetteur.cyber.attack import Catalogue, TechniqueMapper
+from guetteur.enrich.embeddings import embed
+from guetteur.pipeline.enrichment import LEXICON_DIR, Enricher, Enrichment
+
+__all__ = [
+    "BatchResult",
+    "BatchWork",
+    "DaskExecutor",
+    "EnrichmentRecipe",
+    "Executor",
+    "LocalExecutor",
+    "Pending",
+    "compute_batch",
+    "enricher_for",
+    "open_executor",
+]
+
+LOCAL_LOOKAHEAD = 2  # batches computed ahead of the one being stored
+DASK_SCHEME = "dask"
+CONNECT_TIMEOUT_S = 10
+
+
+@dataclass(frozen=True)
+class BatchWork:
+    """The pure part of one batch: passages to embed, documents to enrich."""
+
+    passages: Sequence[str]
+    texts: Sequence[str]
+    languages: Sequence[str]
+    anchors: Sequence[datetime | None]
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    vectors: npt.NDArray[np.float32]  # one row per passage, in order
+    enrichments: list[Enrichment]  # one per text, in order (empty ones without an Enricher)
+
+
+class Pending(Protocol):
+    def result(self) -> BatchResult:
+        """Wait for the batch's result (computing it now, for the local executor's part)."""
+        ...
+
+
+def compute_batch(work: BatchWork, enricher: Enricher | None) -> BatchResult:
+    """Embed and enrich one batch (pure: the same work gives the same result anywhere)."""
+    return BatchResult(embed(work.passages), _enrichments(work, enricher))
+
+
+def _enrichments(work: BatchWork, enricher: Enricher | None) -> list[Enrichment]:
+    if enricher is None or not work.texts:
+        return [Enrichment((), ()) for _ in work.texts]
+    return enricher.enrich_batch(work.texts, work.languages, work.anchors)
+
+
+class Executor(ABC):
+    """Computes batches' pure parts; the caller stores results in submission order."""
+
+    #: How many submitted batches may wait unstored (bounds memory and in-flight work).
+    lookahead: int = LOCAL_LOOKAHEAD
+
+    @abstractmethod
+    def submit(self, work: BatchWork) -> Pending:
+        """Start computing `work`; the result is read with `Pending.result()`."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release workers started for this executor."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+# --------------------------------------------------------------------- local
+# One process embeds for every LocalExecutor of this process (a server runs
+# many ingests): started on first need, left running, ended at exit.
+_side: ProcessPoolExecutor | None = None
+_side_lock = threading.Lock()
+
+
+def _side_process() -> ProcessPoolExecutor:
+    global _side
+    with _side_lock:
+        if _side is None:
+            # spawn: a fork of a process running threads (a server, Dask) may deadlock.
+            _side = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        return _side
+
+
+def _side_broken(pool: ProcessPoolExecutor) -> None:
+    global _side
+    with _side_lock:
+        if _side is pool:
+            _side = None
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+@dataclass
+class _LocalPending:
+    work: BatchWork
+    enricher: Enricher | None
+    vectors: Future[npt.NDArray[np.float32]] | None
+    pool: ProcessPoolExecutor | None
+
+    def result(self) -> BatchResult:
+        # Enrichment runs here, on the caller's thread, while the side process
+        # embeds this batch or the next ones.
+        enrichments = _enrichments(self.work, self.enricher)
+        if self.vectors is None or self.pool is None:
+            return BatchResult(embed(self.work.passages), enrichments)
+        try:
+            vectors = self.vectors.result()
+        except BrokenProcessPool:
+            # The side process died (killed, out of memory): embed here, and
+            # start a new one for the next run.
+            _side_broken(self.pool)
+            vectors = embed(self.work.passages)
+        return BatchResult(vectors, enrichments)
+
+
+class LocalExecutor(Executor):
+    """This machine: embedding in a side process, enrichment on the calling thread.
+
+    `overlap=False` computes both stages one after the other on the calling
+    thread (benchmarks/ingest.py's baseline).
+    """
+
+    def __init__(self, enricher: Enricher | None, overlap: bool = True) -> None:
+        self.enricher = enricher
+        self.overlap = overlap
+        self.lookahead = LOCAL_LOOKAHEAD if overlap else 0
+
+    def submit(self, work: BatchWork) -> Pending:
+        if not self.overlap or not work.passages:
+            return _LocalPending(work, self.enricher, None, None)
+        pool = _side_process()
+        try:
+            vectors = pool.submit(embed, list(work.passages))
+        except BrokenProcessPool:
+            _side_broken(pool)
+            return _LocalPending(work, self.enricher, None, None)
+        return _LocalPending(work, self.enricher, vectors, pool)
+
+    def close(self) -> None:
+        """Nothing to release: the side process serves this process's next runs."""
+
+
+# ---------------------------------------------------------------------- Dask
+@dataclass(frozen=True)
+class EnrichmentRecipe:
+    """What a worker needs to build the workspace's Enricher without opening the store.
+
+    Equal recipes give equal Enrichers: the lexicon's stamp and the ATT&CK
+    catalogue's digest change when a user changes either, so a long-lived
+    worker rebuilds its cached Enricher for the next run.
+    """
+
+    home: Path
+    cache_dir: Path  # the workspace's derived files (ATT&CK technique vectors)
+    lexicon_stamp: tuple[tuple[str, int, int], ...]
+    catalogue_digest: str | None  # None: no ATT&CK catalogue imported
+
+    @classmethod
+    def of(
+        cls, home: Path, cache_dir: Path, catalogue: Sequence[Mapping[str, Any]]
+    ) -> EnrichmentRecipe:
+        digest = None
+        if catalogue:
+            encoded = json.dumps(list(catalogue), sort_keys=True, default=str).encode("utf-8")
+            digest = hashlib.sha256(encoded).hexdigest()
+        return cls(home, cache_dir, _lexicon_stamp(home / LEXICON_DIR), digest)
+
+
+def _lexicon_stamp(lexicon: Path) -> tuple[tuple[str, int, int], ...]:
+    if not lexicon.exists():
+        return ()
+    files = [lexicon] if lexicon.is_file() else sorted(p for p in lexicon.rglob("*") if p.is_file())
+    stamp = []
+    for path in files:
+        status = path.stat()
+        stamp.append((str(path.relative_to(lexicon.parent)), status.st_size, status.st_mtime_ns))
+    return tuple(stamp)
+
+
+# Per worker process: the Enricher of each workspace, with the recipe it was built from.
+_enrichers: dict[Path, tuple[EnrichmentRecipe, Enricher, threading.Lock]] = {}
+_enrichers_lock = threading.Lock()
+
+
+def enricher_for(
+    recipe: EnrichmentRecipe, catalogue: Sequence[Mapping[str, Any]] | None
+) -> tuple[Enricher, threading.Lock]:
+    """This process's Enricher for `recipe` (built on first need, then kept), and the
+    lock that serialises its use (spaCy pipelines are not shared between threads)."""
+    with _enrichers_lock:
+        held = _enrichers.get(recipe.home)
+        if held is None or held[0] != recipe:
+            techniques = _technique_mapper(recipe, catalogue) if catalogue else None
+            held = (recipe, Enricher(recipe.home, techniques=techniques), threading.Lock())
+            _enrichers[recipe.home] = held
+        return held[1], held[2]
+
+
+def _technique_mapper(
+    recipe: EnrichmentRecipe, catalogue: Sequence[Mapping[str, Any]]
+) -> Callable[[], TechniqueMapper | None]:
+    records = [dict(record) for record in catalogue]
+
+    def build() -> TechniqueMapper | None:
+        return TechniqueMapper(Catalogue.from_records(records), cache_dir=recipe.cache_dir)
+
+    return build
+
+
+def _compute_on_worker(
+    work: BatchWork,
+    recipe: EnrichmentRecipe | None,
+    catalogue: Sequence[Mapping[str, Any]] | None,
+) -> BatchResult:
+    """The Dask task of one batch (a module-level function: workers import it)."""
+    if recipe is None:
+        return compute_batch(work, None)
+    enricher, lock = enricher_for(recipe, catalogue)
+    with lock:
+        return compute_batch(work, enricher)
+
+
+class _DaskPending:
+    def __init__(self, future: Any, where: str) -> None:
+        self.future = future
+        self.where = where
+
+    def result(self) -> BatchResult:
+        try:
+            result: BatchResult = self.future.result()
+        except _distributed().KilledWorker as error:
+            raise GuetteurError(
+                f"{self.where}: the workers computing a batch died repeatedly ({error}); "
+                "the batches before it are stored, run the ingest again for the rest"
+            ) from error
+        return result
+
+
+class DaskExecutor(Executor):
+    """Batches computed on a Dask distributed cluster; results come back to the client.
+
+    `address` None starts a LocalCluster in this process with `workers` worker
+    processes (default: one per core), closed with the executor; otherwise
+    `address` is a scheduler's (tcp://host:port).
+    """
+
+    def __init__(
+        self,
+        address: str | None,
+        recipe: EnrichmentRecipe | None,
+        catalogue: Sequence[Mapping[str, Any]] = (),
+        workers: int | None = None,
+    ) -> None:
+        distributed = _distributed()
+        self._cluster: Any = None
+        self.where = address or "dask (local cluster)"
+        if address is None:
+            self._cluster = distributed.LocalCluster(
+                n_workers=workers or os.cpu_count() or 1,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,  # the dashboard needs bokeh, which we do not ship
+                memory_limit=0,  # spaCy and the encoder are large; the machine decides
+            )
+            self._client = distributed.Client(self._cluster)
+        else:
+            try:
+                self._client = distributed.Client(address, timeout=CONNECT_TIMEOUT_S)
+            except (OSError, TimeoutError, ValueError) as error:
+                raise InvalidInputError(
+                    f"--executor dask://{address.removeprefix('tcp://')}: no Dask scheduler "
+                    f"answers at {address} ({_first_line(error)}); start one there with "
+                    "`dask scheduler`, or use `--executor dask` for a cluster on this machine"
+                ) from None
+        self.recipe = recipe
+        self._catalogue: Any = None
+        if recipe is not None and catalogue:
+            # Sent once to every worker, not with each batch.
+            self._catalogue = self._client.scatter(list(catalogue), broadcast=True, hash=False)
+        threads = sum(self._client.nthreads().values()) or 1
+        self.lookahead = 2 * threads
+        self._futures: list[Any] = []
+
+    @property
+    def client(self) -> Any:
+        """The Dask client (tests reach the cluster's workers through it)."""
+        return self._client
+
+    def submit(self, work: BatchWork) -> Pending:
+        future = self._client.submit(
+            _compute_on_worker, work, self.recipe, self._catalogue, pure=False
+        )
+        self._futures = [f for f in self._futures if not f.done()] + [future]
+        return _DaskPending(future, self.where)
+
+    def close(self) -> None:
+        if self._futures:
+            self._client.cancel(self._futures)
+            self._futures = []
+        self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+def _distributed() -> Any:
+    """The `distributed` package, imported when a Dask executor is asked for (it is slow
+    to import and has no type information)."""
+    import distributed
+
+    return distributed
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0]
+
+
+def open_executor(
+    spec: str,
+    local_enricher: Callable[[], Enricher | None],
+    recipe: Callable[[], tuple[EnrichmentRecipe, Sequence[Mapping[str, Any]]]],
+) -> Executor:
+    """The executor named by `--executor`: `local`, `dask` or `dask://host:port`.
+
+    `local_enricher` gives this process's Enricher (or None for none); `recipe`
+    what Dask workers need to build their own. Either is called only when used.
+    """
+    chosen = spec.strip()
+    if chosen == "local":
+        return LocalExecutor(local_enricher())
+    if chosen == DASK_SCHEME:
+        made, catalogue = recipe()
+        return DaskExecutor(None, made, catalogue)
+    if chosen.startswith(f"{DASK_SCHEME}://"):
+        target = chosen.removeprefix(f"{DASK_SCHEME}://")
+        if not target or ":" not in target:
+            raise InvalidInputError(
+                f"--executor {spec}: a Dask scheduler is named host:port "
+                "(e.g. dask://10.0.0.5:8786)"
+            )
+        made, catalogue = recipe()
+        return DaskExecutor(f"tcp://{target}", made, catalogue)
+    raise InvalidInputError(
+        f"--executor {spec}: unknown executor; use local, dask, or dask://host:port"
+    )
