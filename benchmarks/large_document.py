@@ -1,6 +1,7 @@
 """One huge single-line document: its ingest cost, and whether search and ask slow down after it.
 
     .venv/bin/python benchmarks/large_document.py [--megabytes 50] [--repeats 5] [--keep DIR]
+        [--stages]
 
 Builds two workspaces from the exercise scenario (examples/scenario), and adds
 to the second one a generated document of N MB on a single line: the
@@ -34,11 +35,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
+from guetteur.enrich.embeddings import embed
+from guetteur.search import fts_query
+from guetteur.search.hybrid import POOL
 from guetteur.security.markings import is_banner_line, parse_clearance, parse_marking
+from guetteur.store.sqlite.fulltext import rank_passages
 from guetteur.workspace import Workspace
 
 SCENARIO = Path(__file__).resolve().parents[1] / "examples" / "scenario"
@@ -149,6 +154,36 @@ def median_latencies(
     return [statistics.median(t) for t in wall], [statistics.median(t) for t in cpu]
 
 
+def stage_latencies(workspaces: Sequence[Workspace], repeats: int) -> dict[str, list[float]]:
+    """Median CPU seconds of each store read of a search, per workspace (--stages)."""
+    stages: dict[str, Callable[[Workspace, str], object]] = {
+        "embed the question": lambda w, q: embed([q]),
+        "BM25 ranking": lambda w, q: rank_passages(
+            w.store._db,  # noqa: SLF001 - the benchmark times the store's own query
+            fts_query(q),
+            w.store.readable_marking_ids(w.user().clearance),
+            POOL,
+        ),
+        "search_text (ranking + hits)": lambda w, q: w.store.search_text(
+            fts_query(q), w.user().clearance, POOL
+        ),
+        "search_vector": lambda w, q: w.store.search_vector(
+            embed([q])[0], w.user().clearance, POOL
+        ),
+        "whole search": lambda w, q: w.search(w.user(), q),
+    }
+    times: dict[str, list[list[float]]] = {name: [[] for _ in workspaces] for name in stages}
+    for round_ in range(repeats + 1):
+        for question in QUESTIONS:
+            for n, workspace in enumerate(workspaces):
+                for name, call in stages.items():
+                    started = time.process_time()
+                    call(workspace, question)
+                    if round_:  # the first round warms caches
+                        times[name][n].append(time.process_time() - started)
+    return {name: [statistics.median(t) for t in per] for name, per in times.items()}
+
+
 def build_ordinary(root: Path, passages: int) -> None:
     """The third workspace: the scenario plus copies of its reports, numbered, until
     it holds at least `passages` passages (as many as the big document's workspace).
@@ -205,7 +240,9 @@ def build(root: Path, megabytes: float) -> dict[str, object]:
     }
 
 
-def measure(root: Path, built: dict[str, object], repeats: int, reused: bool) -> None:
+def measure(
+    root: Path, built: dict[str, object], repeats: int, reused: bool, stages: bool = False
+) -> None:
     if not (root / "ordinary").exists():
         with Workspace.open(root / "big") as loaded:
             build_ordinary(root, loaded.store.stats(loaded.user().clearance).chunks)
@@ -237,12 +274,19 @@ def measure(root: Path, built: dict[str, object], repeats: int, reused: bool) ->
                     f"with as many ordinary passages {with_copies * 1000:7.1f} ms "
                     f"({with_copies / without:.2f}x)"
                 )
+        if stages:
+            print("store reads of a search, CPU ms: without / with it / ordinary passages")
+            for name, medians in stage_latencies(workspaces, repeats).items():
+                print(f"  {name:30}" + " / ".join(f"{m * 1000:6.2f}" for m in medians))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--megabytes", type=float, default=50.0)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--stages", action="store_true", help="also time each store read of a search"
+    )
     parser.add_argument(
         "--keep",
         type=Path,
@@ -254,7 +298,9 @@ def main() -> None:
     if args.keep is None:
         with tempfile.TemporaryDirectory() as scratch:
             root = Path(scratch)
-            measure(root, build(root, args.megabytes), args.repeats, reused=False)
+            measure(
+                root, build(root, args.megabytes), args.repeats, reused=False, stages=args.stages
+            )
         return
     figures = args.keep / "build.json"
     if figures.exists():
@@ -264,14 +310,14 @@ def main() -> None:
                 f"{args.keep}: holds a build of {built['megabytes']} MB, not "
                 f"{args.megabytes}; give another directory"
             )
-        measure(args.keep, built, args.repeats, reused=True)
+        measure(args.keep, built, args.repeats, reused=True, stages=args.stages)
         return
     if args.keep.exists() and any(args.keep.iterdir()):
         sys.exit(f"{args.keep}: not empty and not a build of this benchmark")
     args.keep.mkdir(parents=True, exist_ok=True)
     built = build(args.keep, args.megabytes)
     figures.write_text(json.dumps(built), "utf-8")
-    measure(args.keep, built, args.repeats, reused=False)
+    measure(args.keep, built, args.repeats, reused=False, stages=args.stages)
 
 
 if __name__ == "__main__":
