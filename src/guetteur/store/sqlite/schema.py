@@ -440,6 +440,46 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX logistics_rows_marking ON logistics_rows(marking_id, kind);
     """,
+    # 12 → 13: approximate vector search (issue 14, store/sqlite/vectors.py). Each
+    # passage's embedding also as its sign bits (sqlite-vec's vec_quantize_binary:
+    # 64 bytes for 512 dimensions), numbered by a sequence that is never reused, so
+    # a store's copy in memory appends what was added since it last looked; a
+    # marking whose passages were deleted or changed gets its generation bumped,
+    # and that marking alone is reloaded. Triggers on chunks keep both in step
+    # with every write path; existing passages are quantised here.
+    """
+    CREATE TABLE passage_bits (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        chunk_id INTEGER NOT NULL UNIQUE,
+        marking_id INTEGER NOT NULL,
+        bits BLOB NOT NULL
+    );
+    CREATE INDEX passage_bits_marking ON passage_bits(marking_id, seq);
+    CREATE TABLE passage_bits_generations (
+        marking_id INTEGER PRIMARY KEY,
+        generation INTEGER NOT NULL
+    );
+    INSERT INTO passage_bits(chunk_id, marking_id, bits)
+        SELECT id, marking_id, vec_quantize_binary(embedding) FROM chunks ORDER BY id;
+    CREATE TRIGGER passage_bits_insert AFTER INSERT ON chunks BEGIN
+        INSERT INTO passage_bits(chunk_id, marking_id, bits)
+            VALUES (NEW.id, NEW.marking_id, vec_quantize_binary(NEW.embedding));
+    END;
+    CREATE TRIGGER passage_bits_delete AFTER DELETE ON chunks BEGIN
+        DELETE FROM passage_bits WHERE chunk_id = OLD.id;
+        INSERT INTO passage_bits_generations(marking_id, generation) VALUES (OLD.marking_id, 1)
+            ON CONFLICT(marking_id) DO UPDATE SET generation = generation + 1;
+    END;
+    CREATE TRIGGER passage_bits_update AFTER UPDATE OF marking_id, embedding ON chunks
+    WHEN OLD.marking_id IS NOT NEW.marking_id OR OLD.embedding IS NOT NEW.embedding BEGIN
+        UPDATE passage_bits SET marking_id = NEW.marking_id,
+            bits = vec_quantize_binary(NEW.embedding) WHERE chunk_id = NEW.id;
+        INSERT INTO passage_bits_generations(marking_id, generation) VALUES (OLD.marking_id, 1)
+            ON CONFLICT(marking_id) DO UPDATE SET generation = generation + 1;
+        INSERT INTO passage_bits_generations(marking_id, generation) VALUES (NEW.marking_id, 1)
+            ON CONFLICT(marking_id) DO UPDATE SET generation = generation + 1;
+    END;
+    """,
 ]
 
 

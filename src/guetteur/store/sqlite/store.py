@@ -62,6 +62,7 @@ from guetteur.store.sqlite.fulltext import passage_term_rows, rank_passages
 from guetteur.store.sqlite.logistics import LogisticsStore
 from guetteur.store.sqlite.schema import migrate
 from guetteur.store.sqlite.tracks import TrackStore
+from guetteur.store.sqlite.vectors import CANDIDATES, EXACT_BELOW, PassageBits
 
 __all__ = ["SQLiteStore"]
 
@@ -78,6 +79,7 @@ class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore):
         self._markings: dict[int, Marking] = {}
         self._id_key = self._workspace_id_key()
         self._count_older_passage_terms()
+        self._passage_bits = PassageBits()
 
     def _count_older_passage_terms(self) -> None:
         """Fill passage_terms for passages stored before schema 8 (once)."""
@@ -683,16 +685,63 @@ class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore):
         return self._hits([(*by_id[p.chunk_id], p.score) for p in ranked])
 
     def search_vector(self, vector: Vector, clearance: Clearance, limit: int) -> list[ChunkHit]:
-        """Cosine similarity, exact (no index to drift); filtered before ranking."""
-        readable = json.dumps(self.readable_marking_ids(clearance))
+        """Cosine similarity over readable passages, filtered before ranking.
+
+        A reader who may read fewer than EXACT_BELOW passages gets the exact
+        ranking (brute force over their passages costs less than the approximate
+        path). Otherwise the candidates are the readable passages closest by sign
+        bits (store/sqlite/vectors.py: every passage at least as close as the
+        CANDIDATES-th, ties kept), ranked by exact cosine: scores are exact, ties
+        fall to document id and offset, and a reader always gets min(limit,
+        readable passages) hits. Inside an open transaction the ranking is exact
+        (the copy of the bits in memory takes in committed rows only).
+        """
+        readable_ids = self.readable_marking_ids(clearance)
+        candidates = None
+        with self._lock:
+            if not self._db.in_transaction:
+                self._passage_bits.refresh(self._db)
+                if self._passage_bits.count(readable_ids) >= EXACT_BELOW:
+                    candidates = self._passage_bits.candidates(
+                        vector, readable_ids, max(CANDIDATES, limit)
+                    ).tolist()
+        return self._vector_hits(vector, readable_ids, limit, candidates)
+
+    def search_vector_exact(
+        self, vector: Vector, clearance: Clearance, limit: int
+    ) -> list[ChunkHit]:
+        """The exact ranking `search_vector` approximates (recall is measured by it)."""
+        return self._vector_hits(vector, self.readable_marking_ids(clearance), limit, None)
+
+    def _vector_hits(
+        self,
+        vector: Vector,
+        readable_ids: Sequence[int],
+        limit: int,
+        candidates: Sequence[int] | None,
+    ) -> list[ChunkHit]:
+        """Readable passages (among `candidates`, when given) by exact cosine."""
+        query = np.asarray(vector, dtype=np.float32).tobytes()
+        readable = json.dumps(list(readable_ids))
         # Ids first: ORDER BY ... LIMIT evaluates every selected column of every
-        # readable row, and a grown passage's text is tens of kilobytes.
-        ranked = self._db.execute(
-            "SELECT c.id, 1.0 - vec_distance_cosine(c.embedding, ?) AS score FROM chunks c "
-            "WHERE c.marking_id IN (SELECT value FROM json_each(?)) "
-            "ORDER BY score DESC, c.doc_id, c.start LIMIT ?",
-            (np.asarray(vector, dtype=np.float32).tobytes(), readable, limit),
-        ).fetchall()
+        # ranked row, and a grown passage's text is tens of kilobytes.
+        if candidates is None:
+            ranked = self._db.execute(
+                "SELECT c.id, 1.0 - vec_distance_cosine(c.embedding, ?) AS score FROM chunks c "
+                "WHERE c.marking_id IN (SELECT value FROM json_each(?)) "
+                "ORDER BY score DESC, c.doc_id, c.start LIMIT ?",
+                (query, readable, limit),
+            ).fetchall()
+        else:
+            # Driven by the candidates' ids (CROSS JOIN fixes the loop order), the
+            # marking checked again on each row.
+            ranked = self._db.execute(
+                "SELECT c.id, 1.0 - vec_distance_cosine(c.embedding, ?) AS score "
+                "FROM json_each(?) AS wanted CROSS JOIN chunks c ON c.id = wanted.value "
+                "WHERE c.marking_id IN (SELECT value FROM json_each(?)) "
+                "ORDER BY score DESC, c.doc_id, c.start LIMIT ?",
+                (query, json.dumps(list(candidates)), readable, limit),
+            ).fetchall()
         rows = self._db.execute(
             f"SELECT {self._HIT_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
             "WHERE c.id IN (SELECT value FROM json_each(?))",

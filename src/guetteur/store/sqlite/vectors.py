@@ -1,0 +1,168 @@
+"""Approximate vector search for the SQLite store: sign bits per marking, rescored exactly.
+
+Brute-force cosine over every readable passage costs about 400 ms at a million
+passages. Here each passage's embedding is also kept as its sign bits (512
+dimensions, 64 bytes) in `passage_bits`, written by triggers on `chunks`
+(schema 13), so every write path (add, remark, withdraw, delete) keeps it in
+step. A store holds those bits in memory, one partition per marking, and
+refreshes them from the table before a search: rows added since (by their
+never-reused sequence number) are appended, and a marking whose rows were
+deleted or changed (a generation counter, bumped by the same triggers) is
+reloaded alone.
+
+A search scans the reader's readable partitions only, by Hamming distance to
+the query's sign bits, and keeps every passage at least as close as the
+`wanted`-th: ties at the boundary are all kept, so the candidates are a
+function of the readable passages alone, never of row order or of what other
+markings hold. The store then ranks those candidates by exact cosine in SQL
+(store.py), so scores are exact and only the candidate set is approximate.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from guetteur.store.base import Vector
+
+__all__ = ["CANDIDATES", "EXACT_BELOW", "PassageBits", "sign_bits"]
+
+WORDS = 8  # uint64 words of sign bits per passage: 512 dimensions
+# Candidates rescored exactly (at least; ties at the boundary are kept).
+CANDIDATES = 400
+# Below this many readable passages, brute-force cosine is the faster path.
+EXACT_BELOW = 20_000
+
+
+def sign_bits(vector: Vector) -> npt.NDArray[np.uint64]:
+    """A vector's sign bits as sqlite-vec's vec_quantize_binary lays them out
+    (bit i of byte i // 8 is 1 when dimension i is positive), as uint64 words."""
+    packed = np.packbits(np.asarray(vector, dtype=np.float32) > 0, bitorder="little")
+    return np.frombuffer(packed.tobytes(), dtype=np.uint64)
+
+
+class _Partition:
+    """One marking's passages: chunk ids, sequence numbers and bits, column-major
+    (one row of the matrix per uint64 word) so a scan streams eight arrays."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.chunk_ids = np.empty(0, dtype=np.int64)
+        self.words = np.empty((WORDS, 0), dtype=np.uint64)
+
+    def append(self, chunk_ids: Sequence[int], bits: Sequence[bytes]) -> None:
+        count = len(chunk_ids)
+        needed = self.size + count
+        if needed > self.chunk_ids.shape[0]:
+            capacity = max(needed, 2 * self.chunk_ids.shape[0], 1024)
+            grown_ids = np.empty(capacity, dtype=np.int64)
+            grown_ids[: self.size] = self.chunk_ids[: self.size]
+            grown_words = np.empty((WORDS, capacity), dtype=np.uint64)
+            grown_words[:, : self.size] = self.words[:, : self.size]
+            self.chunk_ids, self.words = grown_ids, grown_words
+        self.chunk_ids[self.size : needed] = chunk_ids
+        block = np.frombuffer(b"".join(bits), dtype=np.uint64).reshape(count, WORDS)
+        self.words[:, self.size : needed] = block.T
+        self.size = needed
+
+
+class PassageBits:
+    """The sign bits of a store's passages, in memory, partitioned by marking."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._partitions: dict[int, _Partition] = {}
+        self._generations: dict[int, int] = {}
+        self._last_seq = 0
+
+    def refresh(self, db: Any) -> None:
+        """Bring the partitions up to date with `passage_bits` (db: a connection that
+        is not inside a transaction, so nothing uncommitted is taken in)."""
+        with self._lock:
+            db.execute("BEGIN")  # one snapshot for the counters and the rows
+            try:
+                generations = dict(
+                    db.execute("SELECT marking_id, generation FROM passage_bits_generations")
+                )
+                last_seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM passage_bits").fetchone()[
+                    0
+                ]
+                for marking_id, generation in generations.items():
+                    if self._generations.get(marking_id) != generation:
+                        self._partitions[marking_id] = _Partition()
+                        self._load(
+                            db.execute(
+                                "SELECT marking_id, chunk_id, bits FROM passage_bits "
+                                "WHERE marking_id = ? AND seq <= ? ORDER BY seq",
+                                (marking_id, self._last_seq),
+                            )
+                        )
+                if last_seq > self._last_seq:
+                    self._load(
+                        db.execute(
+                            "SELECT marking_id, chunk_id, bits FROM passage_bits "
+                            "WHERE seq > ? AND seq <= ? ORDER BY seq",
+                            (self._last_seq, last_seq),
+                        )
+                    )
+            finally:
+                db.execute("COMMIT")
+            self._generations = generations
+            self._last_seq = last_seq
+
+    def _load(self, rows: Iterable[tuple[int, int, bytes]]) -> None:
+        by_marking: dict[int, tuple[list[int], list[bytes]]] = {}
+        for marking_id, chunk_id, bits in rows:
+            ids, blobs = by_marking.setdefault(marking_id, ([], []))
+            ids.append(chunk_id)
+            blobs.append(bits)
+        for marking_id, (ids, blobs) in by_marking.items():
+            self._partitions.setdefault(marking_id, _Partition()).append(ids, blobs)
+
+    def count(self, marking_ids: Iterable[int]) -> int:
+        """How many passages these markings hold."""
+        with self._lock:
+            return sum(p.size for m in marking_ids if (p := self._partitions.get(m)))
+
+    def candidates(
+        self, vector: Vector, marking_ids: Iterable[int], wanted: int
+    ) -> npt.NDArray[np.int64]:
+        """Chunk ids of the passages of these markings at least as close, in Hamming
+        distance to the query's sign bits, as the `wanted`-th closest (ties kept)."""
+        query = sign_bits(vector)
+        with self._lock:
+            partitions = [
+                (p.chunk_ids[: p.size], p.words, p.size)
+                for m in sorted(set(marking_ids))
+                if (p := self._partitions.get(m)) is not None and p.size
+            ]
+        if not partitions:
+            return np.empty(0, dtype=np.int64)
+        # Scanned outside the lock: a refresh appends past each partition's size
+        # (or replaces the arrays), never rewrites the part read here.
+        distances = np.concatenate(
+            [_distances(words, size, query) for _, words, size in partitions]
+        )
+        chunk_ids = np.concatenate([ids for ids, _, _ in partitions])
+        if distances.shape[0] <= wanted:
+            return chunk_ids
+        counts = np.cumsum(np.bincount(distances, minlength=WORDS * 64 + 1))
+        farthest = int(np.searchsorted(counts, wanted))
+        return chunk_ids[distances <= farthest]
+
+
+def _distances(
+    words: npt.NDArray[np.uint64], size: int, query: npt.NDArray[np.uint64]
+) -> npt.NDArray[np.uint16]:
+    found = np.zeros(size, dtype=np.uint16)
+    scratch = np.empty(size, dtype=np.uint64)
+    counts = np.empty(size, dtype=np.uint8)
+    for word in range(WORDS):
+        np.bitwise_xor(words[word, :size], query[word], out=scratch)
+        np.bitwise_count(scratch, out=counts)
+        np.add(found, counts, out=found)
+    return found
