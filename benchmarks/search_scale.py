@@ -120,17 +120,21 @@ def sentence_vectors(pool: list[str], keep: Path | None) -> npt.NDArray[np.float
     return vectors
 
 
-def document(d: int, pool: list[str], vectors: npt.NDArray[np.float32], seed: int) -> NewDocument:
-    """Document number `d`, from its own seed: any batch can be made alone."""
+def document(
+    d: int, pool: list[str], vectors: npt.NDArray[np.float32], seed: int, short: bool = False
+) -> NewDocument:
+    """Document number `d`, from its own seed: any batch can be made alone. With
+    `short`, each passage's text is one line naming it (same vectors)."""
     rng = np.random.default_rng([seed, d])
     marking = NARROW_MARKING if d % 100 == 0 else OTHER_MARKINGS[d % len(OTHER_MARKINGS)]
-    pieces, embeddings = [], []
+    pieces: list[str] = []
+    embeddings = []
     for _ in range(PASSAGES_PER_DOCUMENT):
         chosen = rng.choice(len(pool), size=int(rng.integers(3, 7)), replace=False)
         words = [pool[i] for i in chosen]
         if rng.random() < 0.2:
             words.append(f"{DESIGNATORS[int(rng.integers(len(DESIGNATORS)))]} seen.")
-        pieces.append(" ".join(words))
+        pieces.append(f"Passage {len(pieces)} of report {d}." if short else " ".join(words))
         summed = vectors[chosen].sum(axis=0)
         embeddings.append(summed / np.linalg.norm(summed))
     chunks, start = [], 0
@@ -154,12 +158,17 @@ def document(d: int, pool: list[str], vectors: npt.NDArray[np.float32], seed: in
 
 
 def batches(
-    first: int, last: int, pool: list[str], vectors: npt.NDArray[np.float32], seed: int
+    first: int,
+    last: int,
+    pool: list[str],
+    vectors: npt.NDArray[np.float32],
+    seed: int,
+    short: bool,
 ) -> Iterator[list[NewDocument]]:
     """Documents number `first` to `last` (excluded), DOCUMENTS_PER_BATCH at a time."""
     for start in range(first, last, DOCUMENTS_PER_BATCH):
         end = min(start + DOCUMENTS_PER_BATCH, last)
-        yield [document(d, pool, vectors, seed) for d in range(start, end)]
+        yield [document(d, pool, vectors, seed, short) for d in range(start, end)]
 
 
 def query_texts(pool: list[str], count: int, seed: int) -> list[str]:
@@ -173,6 +182,7 @@ def build(
     pool: list[str],
     vectors: npt.NDArray[np.float32],
     state: Path,
+    short: bool,
 ) -> dict[str, Any]:
     """Store the corpus up to `passages` through the store's own add_documents.
 
@@ -185,7 +195,7 @@ def build(
     stored, seconds = int(done.get("passages", 0)), float(done.get("load_s", 0.0))
     first, last = stored // PASSAGES_PER_DOCUMENT, passages // PASSAGES_PER_DOCUMENT
     seed = int(done.get("seed", 0))
-    for batch in batches(first, last, pool, vectors, seed):
+    for batch in batches(first, last, pool, vectors, seed, short):
         started = time.perf_counter()
         store.add_documents(batch)
         seconds += time.perf_counter() - started
@@ -233,6 +243,18 @@ def store_latencies(
     return {"text_and_vector": _percentiles(both), "vector": _percentiles(vector_only)}
 
 
+def vector_latencies(store: Store, queries: list[str], clearance: Clearance) -> dict[str, float]:
+    """The store's vector search alone, limit POOL (as hybrid search asks it)."""
+    vectors = embed(queries)
+    store.search_vector(vectors[0], clearance, POOL)  # warm: the bits loaded
+    times = []
+    for vector in vectors:
+        started = time.perf_counter()
+        store.search_vector(vector, clearance, POOL)
+        times.append((time.perf_counter() - started) * 1000)
+    return _percentiles(times)
+
+
 def recall_at_10(store: SQLiteStore, queries: list[str], clearance: Clearance) -> float:
     found = 0
     for vector in embed(queries):
@@ -269,8 +291,17 @@ def open_store(name: str, folder: Path, keep: bool) -> tuple[SQLiteStore, object
     return PostgresStore(url), server
 
 
-def measure(store: SQLiteStore, queries: list[str]) -> dict[str, object]:
+def measure(store: SQLiteStore, queries: list[str], vectors_only: bool) -> dict[str, object]:
     narrow_passages = store.stats(NARROW).chunks
+    if vectors_only:
+        return {
+            "vector_broad": vector_latencies(store, queries, BROAD),
+            "vector_narrow": vector_latencies(store, queries, NARROW),
+            "narrow_passages": narrow_passages,
+            "narrow_full_lists": full_lists(store, queries, NARROW, narrow_passages),
+            "recall_at_10_broad": recall_at_10(store, queries, BROAD),
+            "recall_at_10_narrow": recall_at_10(store, queries, NARROW),
+        }
     return {
         "broad": latencies(store, queries, BROAD),
         "narrow": latencies(store, queries, NARROW),
@@ -292,6 +323,11 @@ def main() -> None:
     parser.add_argument("--stores", default="sqlite,postgresql")
     parser.add_argument("--keep", type=Path, help="build (or reuse) the stores in this folder")
     parser.add_argument("--build-only", action="store_true")
+    parser.add_argument(
+        "--vectors-only",
+        action="store_true",
+        help="passages of one short line each (same vectors): vector search alone, built fast",
+    )
     parser.add_argument("--json", action="store_true")
     options = parser.parse_args()
     pool = sentences()
@@ -305,7 +341,9 @@ def main() -> None:
         "queries": len(queries),
     }
     for name in options.stores.split(","):
-        folder = (keep or Path(tempfile.mkdtemp(prefix="guetteur-bench-"))) / name
+        folder = (keep or Path(tempfile.mkdtemp(prefix="guetteur-bench-"))) / (
+            f"{name}-vectors" if options.vectors_only else name
+        )
         folder.mkdir(parents=True, exist_ok=True)
         state = folder / "built.json"
         if not state.exists():
@@ -315,9 +353,9 @@ def main() -> None:
         started = time.perf_counter()
         store, server = open_store(name, folder, keep is not None)
         row: dict[str, Any] = {"open_s": round(time.perf_counter() - started, 1)}
-        row.update(build(store, options.passages, pool, vectors, state))
+        row.update(build(store, options.passages, pool, vectors, state, options.vectors_only))
         if not options.build_only:
-            row.update(measure(store, queries))
+            row.update(measure(store, queries, options.vectors_only))
         result[name] = row
         store.close()
         del server
@@ -329,8 +367,8 @@ def main() -> None:
 
 def report(result: dict[str, Any], stores: list[str]) -> None:
     print(
-        f"{result['sentences']:,} sentences, "
-        f"{result['queries']} queries (hybrid_search, limit 10; store reads, limit {POOL})"
+        f"{result['sentences']:,} sentences, {result['queries']} queries "
+        f"(hybrid_search, limit 10; store reads, limit {POOL})"
     )
     for name in stores:
         row = result[name]
@@ -338,22 +376,28 @@ def report(result: dict[str, Any], stores: list[str]) -> None:
             f"{name}: {row['passages']:,} passages, stored in {row['load_s']:.0f} s, "
             f"opened in {row['open_s']:.1f} s"
         )
-        if "broad" not in row:
-            continue
         for reader in ("broad", "narrow"):
-            reads = row[f"store_{reader}"]
+            if "broad" in row:
+                reads = row[f"store_{reader}"]
+                print(
+                    f"  {reader:6}  hybrid p50 {row[reader]['p50_ms']:>7.1f} "
+                    f"p95 {row[reader]['p95_ms']:>7.1f} ms   text+vector p50 "
+                    f"{reads['text_and_vector']['p50_ms']:>7.1f} p95 "
+                    f"{reads['text_and_vector']['p95_ms']:>7.1f} ms   vector p50 "
+                    f"{reads['vector']['p50_ms']:>6.1f} p95 {reads['vector']['p95_ms']:>6.1f} ms"
+                    f"   recall@10 {row[f'recall_at_10_{reader}']}"
+                )
+            elif f"vector_{reader}" in row:
+                vector = row[f"vector_{reader}"]
+                print(
+                    f"  {reader:6}  vector p50 {vector['p50_ms']:>6.1f} "
+                    f"p95 {vector['p95_ms']:>6.1f} ms   recall@10 {row[f'recall_at_10_{reader}']}"
+                )
+        if "narrow_passages" in row:
             print(
-                f"  {reader:6}  hybrid p50 {row[reader]['p50_ms']:>7.1f} "
-                f"p95 {row[reader]['p95_ms']:>7.1f} ms   text+vector p50 "
-                f"{reads['text_and_vector']['p50_ms']:>7.1f} p95 "
-                f"{reads['text_and_vector']['p95_ms']:>7.1f} ms   vector p50 "
-                f"{reads['vector']['p50_ms']:>6.1f} p95 {reads['vector']['p95_ms']:>6.1f} ms   "
-                f"recall@10 {row[f'recall_at_10_{reader}']}"
+                f"  narrow reader: {row['narrow_passages']:,} passages, full lists: "
+                f"{row['narrow_full_lists']}"
             )
-        print(
-            f"  narrow reader: {row['narrow_passages']:,} passages, full lists: "
-            f"{row['narrow_full_lists']}"
-        )
 
 
 if __name__ == "__main__":

@@ -300,3 +300,26 @@ def test_remark_withdraw_and_other_connections_keep_the_index_in_step(
             store.search_vector_exact(vector, LUX_NR, 10)
         )
     assert _indexed(store) == _stored(store)
+
+
+def test_a_workspace_made_again_at_the_same_path_is_searched_afresh(
+    tmp_path: Path,
+    sentences: tuple[list[str], npt.NDArray[np.float32]],
+    approximate: None,
+) -> None:
+    # The bits in memory are shared by the stores of one file: a store still
+    # open on a deleted workspace must not lend them to the new one.
+    _, vectors = sentences
+    first = SQLiteStore(tmp_path / "g.db")
+    first.add_documents(documents(sentences, "old", RESTRICTED, 30, seed=12))
+    assert len(first.search_vector(vectors[2], LUX_NR, 10)) == 10
+    for path in tmp_path.glob("g.db*"):
+        path.unlink()
+    second = SQLiteStore(tmp_path / "g.db")
+    second.add_documents(documents(sentences, "new", RESTRICTED, 40, seed=13))
+    for vector in queries(sentences)[:5]:
+        hits = second.search_vector(vector, LUX_NR, 10)
+        assert {h.doc_id[:3] for h in hits} == {"new"}
+        assert shown(hits) == shown(second.search_vector_exact(vector, LUX_NR, 10))
+    first.close()
+    second.close()

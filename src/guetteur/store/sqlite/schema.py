@@ -461,6 +461,8 @@ MIGRATIONS: list[str] = [
     );
     INSERT INTO passage_bits(chunk_id, marking_id, bits)
         SELECT id, marking_id, vec_quantize_binary(embedding) FROM chunks ORDER BY id;
+    -- Tells the copy in memory (shared by path) that a file is another database.
+    INSERT INTO settings(key, value) VALUES ('passage_bits_identity', hex(randomblob(16)));
     CREATE TRIGGER passage_bits_insert AFTER INSERT ON chunks BEGIN
         INSERT INTO passage_bits(chunk_id, marking_id, bits)
             VALUES (NEW.id, NEW.marking_id, vec_quantize_binary(NEW.embedding));

@@ -79,7 +79,7 @@ class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore):
         self._markings: dict[int, Marking] = {}
         self._id_key = self._workspace_id_key()
         self._count_older_passage_terms()
-        self._passage_bits = PassageBits()
+        self._passage_bits = PassageBits.of(path)
 
     def _count_older_passage_terms(self) -> None:
         """Fill passage_terms for passages stored before schema 8 (once)."""
@@ -688,8 +688,8 @@ class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore):
         """Cosine similarity over readable passages, filtered before ranking.
 
         A reader who may read fewer than EXACT_BELOW passages gets the exact
-        ranking (brute force over their passages costs less than the approximate
-        path). Otherwise the candidates are the readable passages closest by sign
+        ranking (brute force over so few costs what the candidates would).
+        Otherwise the candidates are the readable passages closest by sign
         bits (store/sqlite/vectors.py: every passage at least as close as the
         CANDIDATES-th, ties kept), ranked by exact cosine: scores are exact, ties
         fall to document id and offset, and a reader always gets min(limit,
