@@ -188,15 +188,13 @@ class PassageBits:
             return np.empty(0, dtype=np.int64)
         # Scanned outside the lock: a refresh appends past each partition's size
         # (or replaces the arrays), never rewrites the part read here.
-        distances = np.concatenate(
-            [_distances(words, size, query) for _, words, size in partitions]
+        distances = [_distances(words, size, query) for _, words, size in partitions]
+        # The distance of the `wanted`-th closest, from the histogram of all of them.
+        histogram = sum(np.bincount(d, minlength=WORDS * 64 + 1) for d in distances)
+        farthest = int(np.searchsorted(np.cumsum(histogram), wanted))
+        return np.concatenate(
+            [ids[d <= farthest] for (ids, _, _), d in zip(partitions, distances, strict=True)]
         )
-        chunk_ids = np.concatenate([ids for ids, _, _ in partitions])
-        if distances.shape[0] <= wanted:
-            return chunk_ids
-        counts = np.cumsum(np.bincount(distances, minlength=WORDS * 64 + 1))
-        farthest = int(np.searchsorted(counts, wanted))
-        return chunk_ids[distances <= farthest]
 
 
 def _distances(
