@@ -26,7 +26,7 @@ import re
 import shutil
 import tempfile
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -769,10 +769,19 @@ def supports(*command: str, option: str) -> bool:
     return any(option in getattr(p, "opts", ()) for p in node.params)
 
 
-def build(twin: Twin, home: Path, inputs: Path, runner: CliRunner, hidden: bool) -> TwinWorkspace:
-    """Create one workspace of the twin and put its records in, as the operator."""
+def build(
+    twin: Twin,
+    home: Path,
+    inputs: Path,
+    runner: CliRunner,
+    hidden: bool,
+    store: str | None = None,
+) -> TwinWorkspace:
+    """Create one workspace of the twin and put its records in, as the operator.
+
+    `store`: a postgresql:// URL to keep its records in (None: the SQLite file)."""
     level, nation, caveats = OPERATOR_CLEARANCE
-    created = Workspace.create(home, OPERATOR, parse_clearance(level, nation, caveats))
+    created = Workspace.create(home, OPERATOR, parse_clearance(level, nation, caveats), store)
     created.store.set_id_secret(ID_SECRET)
     created.close()
     ws = TwinWorkspace(home, inputs, runner)
@@ -884,22 +893,29 @@ def scratch_folder() -> Path:
     return Path(tempfile.mkdtemp(prefix="twins-", dir=shm if shm.is_dir() else None))
 
 
-def compare_twin(twin: Twin, base: Path | None = None) -> TwinRun:
-    """Build both workspaces of `twin` and run every command R can run in each."""
+def compare_twin(
+    twin: Twin, base: Path | None = None, stores: Callable[[], str] | None = None
+) -> TwinRun:
+    """Build both workspaces of `twin` and run every command R can run in each.
+
+    `stores`: gives a new, empty postgresql:// database for each workspace
+    (tests/store/contract runs the twins on PostgreSQL); None: SQLite."""
     root = Path(tempfile.mkdtemp(prefix="twin-", dir=base))
     try:
-        return _compare(twin, root)
+        return _compare(twin, root, stores)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _compare(twin: Twin, root: Path) -> TwinRun:
+def _compare(twin: Twin, root: Path, stores: Callable[[], str] | None = None) -> TwinRun:
     runner = CliRunner()
     inputs = root / "inputs"
     write_inputs(twin, inputs)
     now = datetime.now(UTC)
-    plain = build(twin, root / "a" / "ws", inputs, runner, hidden=False)
-    hidden = build(twin, root / "b" / "ws", inputs, runner, hidden=True)
+    plain = build(twin, root / "a" / "ws", inputs, runner, hidden=False,
+                  store=stores() if stores else None)  # fmt: skip
+    hidden = build(twin, root / "b" / "ws", inputs, runner, hidden=True,
+                   store=stores() if stores else None)  # fmt: skip
     run = TwinRun(twin)
     r = ["--as", twin.reader]
     if plain.watch_added and hidden.watch_added:
