@@ -57,6 +57,10 @@ def app_from_environment() -> FastAPI:
     return create_app(resolve_home(None), tls=os.environ.get(_ENV_TLS) == "1")
 
 
+# How long a worker may take to answer the supervisor's ping before it is replaced.
+WORKER_HEALTHCHECK_SECONDS = 120
+
+
 def serve(
     home: Path,
     *,
@@ -87,7 +91,15 @@ def serve(
         os.environ["GUETTEUR_HOME"] = str(home)
         os.environ[_ENV_TLS] = "1" if tls_cert is not None else "0"
         uvicorn.run(
-            "guetteur.api.server:app_from_environment", factory=True, workers=workers, **options
+            "guetteur.api.server:app_from_environment",
+            factory=True,
+            workers=workers,
+            # uvicorn's supervisor restarts a worker that does not answer its ping
+            # within 5 s; a worker loading its models (spaCy, the encoder: seconds
+            # holding the GIL) or answering a brief on a busy machine does not,
+            # and its requests in flight were cut. A hung worker is still replaced.
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+            **options,
         )
         return
     uvicorn.run(create_app(home, tls=tls_cert is not None, limits=limits), **options)
