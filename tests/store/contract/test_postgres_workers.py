@@ -199,10 +199,11 @@ def _login(served: Served, worker: int, user: str) -> dict[str, Any]:
 
 
 @pytest.mark.xfail(
-    reason="uvicorn kills a worker that does not answer its health check within 5 s "
-    "(timeout_worker_healthcheck): on a loaded machine a worker importing the "
-    "application or loading the models misses it and is killed, dropping its request; "
-    "guetteur.api.server.serve should pass a longer timeout",
+    reason="a worker answers uvicorn's health check only once it has unpickled its "
+    "config, whose protocol class (CertificateH11Protocol) imports the whole application: "
+    "on a loaded machine that takes more than uvicorn's 5 s (timeout_worker_healthcheck), "
+    "so the supervisor kills the worker and starts another, for ever; "
+    "guetteur.api.server.serve should give workers a longer timeout",
     strict=False,
 )
 def test_two_workers_share_sessions_reads_and_writes_on_postgresql(served: Served) -> None:

@@ -147,7 +147,11 @@ def copy_sqlite_store(
             )
         target = PostgresStore(url)
         try:
-            return _copy(sqlite._db, target, on_table)
+            report = _copy(sqlite._db, target, on_table)
+            # Statistics and visibility for the copied term counts at once (fulltext.py
+            # reads them by index-only scans), rather than at autovacuum's next pass.
+            target._pg.execute("VACUUM (ANALYZE) passage_terms")
+            return report
         finally:
             target.close()
     finally:
