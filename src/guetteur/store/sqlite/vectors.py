@@ -35,10 +35,10 @@ __all__ = ["CANDIDATES", "EXACT_BELOW", "PassageBits", "sign_bits"]
 
 WORDS = 8  # uint64 words of sign bits per passage: 512 dimensions
 # Candidates ranked by exact cosine (at least; ties at the boundary are kept).
-# Recall@10 against exact search, on the benchmark's corpus (sums of real
-# sentence embeddings): 0.987 at a million passages with 400, 0.963 with 200,
-# 0.995 with 800 (benchmarks/search_scale.py). Their rows are read one by one,
-# so this is most of a search's cost.
+# Recall@10 against exact search on the corpus of benchmarks/search_scale.py
+# (sums of real sentence embeddings), a million passages, computed in numpy
+# with the same bits: 0.963 with 200, 0.987 with 400, 0.995 with 800. Their
+# rows are read one by one, so this is most of a search's cost after the scan.
 CANDIDATES = 400
 # Below this many readable passages the exact ranking is as cheap: it reads as
 # many rows as the candidates would (measured on a 20,000-passage store: 200
@@ -54,8 +54,8 @@ def sign_bits(vector: Vector) -> npt.NDArray[np.uint64]:
 
 
 class _Partition:
-    """One marking's passages: chunk ids, sequence numbers and bits, column-major
-    (one row of the matrix per uint64 word) so a scan streams eight arrays."""
+    """One marking's passages: chunk ids and bits, column-major (one row of the
+    matrix per uint64 word) so a scan streams eight arrays; grown by doubling."""
 
     def __init__(self) -> None:
         self.size = 0
