@@ -323,3 +323,20 @@ def test_a_workspace_made_again_at_the_same_path_is_searched_afresh(
         assert shown(hits) == shown(second.search_vector_exact(vector, LUX_NR, 10))
     first.close()
     second.close()
+
+
+def test_a_search_inside_a_transaction_sees_its_writes_and_a_rollback_leaves_nothing(
+    tmp_path: Path,
+    sentences: tuple[list[str], npt.NDArray[np.float32]],
+    approximate: None,
+) -> None:
+    _, vectors = sentences
+    store = SQLiteStore(tmp_path / "g.db")
+    store.add_documents(documents(sentences, "r", RESTRICTED, 30, seed=14))
+    assert "draft" not in _finds(store, vectors[9], LUX_NR)
+    with pytest.raises(RuntimeError), store.atomic():
+        store.add_documents([document("draft", RESTRICTED, [("a draft", vectors[9])])])
+        assert "draft" in _finds(store, vectors[9], LUX_NR)  # exact, uncommitted rows
+        raise RuntimeError("abandoned")
+    assert "draft" not in _finds(store, vectors[9], LUX_NR)
+    assert _indexed(store) == _stored(store)
