@@ -162,7 +162,10 @@ def _long_phrase_postings(
         chunk_ids: list[int] = []
         weights: list[float] = []
         for chunk_id in ids:
-            for column, content in zip(("title", "text"), contents[chunk_id], strict=True):
+            # A passage withdrawn since its pairs were read is no longer there.
+            for column, content in zip(
+                ("title", "text"), contents.get(chunk_id, ("", "")), strict=True
+            ):
                 n = _occurrences(tokens, content)
                 if n:
                     chunk_ids.append(chunk_id)
