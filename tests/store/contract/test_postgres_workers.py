@@ -198,14 +198,6 @@ def _login(served: Served, worker: int, user: str) -> dict[str, Any]:
     return {"headers": {"Cookie": cookie, "X-CSRF-Token": answer.json()["csrf_token"]}}
 
 
-@pytest.mark.xfail(
-    reason="a worker answers uvicorn's health check only once it has unpickled its "
-    "config, whose protocol class (CertificateH11Protocol) imports the whole application: "
-    "on a loaded machine that takes more than uvicorn's 5 s (timeout_worker_healthcheck), "
-    "so the supervisor kills the worker and starts another, for ever; "
-    "guetteur.api.server.serve should give workers a longer timeout",
-    strict=False,
-)
 def test_two_workers_share_sessions_reads_and_writes_on_postgresql(served: Served) -> None:
     first, second = served.workers
     ops = _login(served, first, "ops")
