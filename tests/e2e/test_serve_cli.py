@@ -97,3 +97,44 @@ def test_passwd_from_stdin_is_checked_against_the_policy(home: Path) -> None:
     assert short.returncode == 1 and "too short" in short.stderr
     done = run(home, "users", "passwd", "lux_nr", "--stdin", stdin="a long enough passphrase\n")
     assert done.stdout == ""
+
+
+def test_serve_with_workers_keeps_the_limits_it_was_given(home: Path) -> None:
+    """Every worker process of `serve --workers 2` refuses what --max-upload-mb refuses."""
+    secret = run(home, "tokens", "create", "ops", "--scope", "write").stdout.strip()
+    port = free_port()
+    env = {**os.environ, "GUETTEUR_HOME": str(home)}
+    server = subprocess.Popen(
+        [*GUETTEUR, "serve", "--port", str(port), "--workers", "2", "--max-upload-mb", "1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 240
+        while True:
+            try:
+                if httpx.get(f"{url}/api/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.2)
+        too_big = "NATO UNCLASSIFIED\n" + "x" * (2 << 20)
+        headers = {"Authorization": f"Bearer {secret}"}
+        # Each request on a new connection: uvicorn's workers share the socket, so
+        # over a dozen connections both workers answer.
+        for _ in range(12):
+            refused = httpx.post(
+                f"{url}/api/ingest",
+                headers=headers,
+                files={"files": ("big.txt", too_big.encode(), "text/plain")},
+                timeout=120,
+            )
+            assert refused.status_code == 413, refused.text
+            assert "1048576 bytes" in refused.json()["detail"]
+    finally:
+        server.terminate()
+        server.communicate(timeout=60)

@@ -9,8 +9,10 @@ where api/auth.py reads it. Without a verified certificate nothing is added.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import ssl
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from guetteur.workspace import resolve_home
 __all__ = ["CertificateH11Protocol", "app_from_environment", "serve"]
 
 _ENV_TLS = "GUETTEUR_SERVE_TLS"
+_ENV_LIMITS = "GUETTEUR_SERVE_LIMITS"  # JSON of one worker's Limits
 
 
 class _WithSubject:
@@ -54,7 +57,25 @@ class CertificateH11Protocol(H11Protocol):
 
 def app_from_environment() -> FastAPI:
     """The application of one worker process (uvicorn `--workers` imports this)."""
-    return create_app(resolve_home(None), tls=os.environ.get(_ENV_TLS) == "1")
+    limits = os.environ.get(_ENV_LIMITS)
+    return create_app(
+        resolve_home(None),
+        tls=os.environ.get(_ENV_TLS) == "1",
+        limits=Limits(**json.loads(limits)) if limits else None,
+    )
+
+
+def worker_limits(limits: Limits, workers: int) -> Limits:
+    """One worker's share of the limits: each worker process keeps its own rate
+    buckets and a client's requests spread over the workers, so rates and bursts
+    are divided among them (the server as a whole allows what was asked)."""
+    return replace(
+        limits,
+        rate_per_second=limits.rate_per_second / workers,
+        burst=max(1, limits.burst // workers),
+        anonymous_rate_per_second=limits.anonymous_rate_per_second / workers,
+        anonymous_burst=max(1, limits.anonymous_burst // workers),
+    )
 
 
 # How long a worker may take to answer the supervisor's ping before it is replaced.
@@ -90,6 +111,7 @@ def serve(
         # Each worker process builds its own application from the environment.
         os.environ["GUETTEUR_HOME"] = str(home)
         os.environ[_ENV_TLS] = "1" if tls_cert is not None else "0"
+        os.environ[_ENV_LIMITS] = json.dumps(asdict(worker_limits(limits or Limits(), workers)))
         uvicorn.run(
             "guetteur.api.server:app_from_environment",
             factory=True,
