@@ -507,6 +507,10 @@ class Workspace:
         return open_executor(spec, local_enricher, self._enrichment_recipe)
 
     def _enrichment_recipe(self) -> tuple[EnrichmentRecipe, list[dict[str, Any]]]:
+        from guetteur.enrich.places import Gazetteer
+
+        # Built here, once, if missing: workers starting together would each build it.
+        Gazetteer.open(self.home / GAZETTEER_FILE).close()
         catalogue = self.store.attack_catalogue()
         return EnrichmentRecipe.of(self.home, self.home / CACHE_DIR, catalogue), catalogue
 

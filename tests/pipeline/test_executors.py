@@ -16,9 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from guetteur._exceptions import InvalidInputError
+from guetteur.pipeline import executors
 from guetteur.pipeline import ingest as ingest_module
 from guetteur.pipeline.executors import (
     BatchResult,
@@ -181,6 +183,18 @@ def test_overlapped_local_run_stores_what_one_stage_after_the_other_stores(
     assert results[0] == results[1]
 
 
+def test_a_killed_embedding_process_costs_a_recomputation_not_a_batch() -> None:
+    executor = LocalExecutor(None)
+    work = BatchWork(["Convoy of 12 trucks near Narva."], [], [], [])
+    expected = executor.submit(work).result().vectors  # the side process is up
+    for process in list(executors._side_process()._processes.values()):  # noqa: SLF001
+        process.kill()
+        process.join()
+    assert np.allclose(executor.submit(work).result().vectors, expected, atol=1e-6)
+    # and the next batch goes to a new side process
+    assert np.allclose(executor.submit(work).result().vectors, expected, atol=1e-6)
+
+
 # ----------------------------------------------------------------------- Dask
 def test_dask_ingest_and_reindex_store_what_a_local_run_stores(
     tmp_path: Path, built_gazetteer: Path, cluster: Any, small_batches: None
@@ -273,3 +287,13 @@ def test_a_scheduler_that_does_not_answer_is_named_without_a_traceback(
     assert done.returncode == 1
     assert f"dask://{address}" in done.stderr and "no Dask scheduler" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_workers_that_cannot_read_the_workspace_folder_are_refused(
+    tmp_path: Path, cluster: Any
+) -> None:
+    elsewhere = tmp_path / "not-on-the-workers"
+    recipe = EnrichmentRecipe(elsewhere, elsewhere / "cache", (), None)
+    with pytest.raises(InvalidInputError, match="must be at the same path") as caught:
+        DaskExecutor(cluster.scheduler_address, recipe)
+    assert str(elsewhere) in str(caught.value)

@@ -31,7 +31,7 @@ import os
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,7 +45,7 @@ import numpy.typing as npt
 from guetteur._exceptions import GuetteurError, InvalidInputError
 from guetteur.cyber.attack import Catalogue, TechniqueMapper
 from guetteur.enrich.embeddings import embed
-from guetteur.pipeline.enrichment import LEXICON_DIR, Enricher, Enrichment
+from guetteur.pipeline.enrichment import GAZETTEER_FILE, LEXICON_DIR, Enricher, Enrichment
 
 __all__ = [
     "BatchResult",
@@ -284,13 +284,19 @@ class _DaskPending:
         self.where = where
 
     def result(self) -> BatchResult:
+        distributed = _distributed()
         try:
             result: BatchResult = self.future.result()
-        except _distributed().KilledWorker as error:
+        except distributed.KilledWorker as error:
             raise GuetteurError(
                 f"{self.where}: the workers computing a batch died repeatedly ({error}); "
-                "the batches before it are stored, run the ingest again for the rest"
-            ) from error
+                "the batches before it are stored: run the same command again for the rest"
+            ) from None
+        except (distributed.comm.CommClosedError, CancelledError) as error:
+            raise GuetteurError(
+                f"{self.where}: the Dask cluster went away ({_first_line(error)}); "
+                "the batches before it are stored: run the same command again for the rest"
+            ) from None
         return result
 
 
@@ -311,6 +317,7 @@ class DaskExecutor(Executor):
     ) -> None:
         distributed = _distributed()
         self._cluster: Any = None
+        self._futures: list[Any] = []
         self.where = address or "dask (local cluster)"
         if address is None:
             self._cluster = distributed.LocalCluster(
@@ -331,13 +338,27 @@ class DaskExecutor(Executor):
                     "`dask scheduler`, or use `--executor dask` for a cluster on this machine"
                 ) from None
         self.recipe = recipe
+        if recipe is not None:
+            self._check_workers_see(recipe.home)
         self._catalogue: Any = None
         if recipe is not None and catalogue:
             # Sent once to every worker, not with each batch.
             self._catalogue = self._client.scatter(list(catalogue), broadcast=True, hash=False)
         threads = sum(self._client.nthreads().values()) or 1
         self.lookahead = 2 * threads
-        self._futures: list[Any] = []
+
+    def _check_workers_see(self, home: Path) -> None:
+        """Refuse a cluster whose workers cannot read the workspace's gazetteer at this path
+        (workers building it each on their own would race)."""
+        seen = self._client.run(_sees_gazetteer, str(home / GAZETTEER_FILE))
+        blind = sorted(address for address, ok in seen.items() if not ok)
+        if blind:
+            self.close()
+            raise InvalidInputError(
+                f"{self.where}: the workers {', '.join(blind)} cannot read "
+                f"{home / GAZETTEER_FILE}: the workspace folder must be at the same path "
+                "on every worker (a shared disk), its gazetteer built (any ingest builds it)"
+            )
 
     @property
     def client(self) -> Any:
@@ -358,6 +379,10 @@ class DaskExecutor(Executor):
         self._client.close()
         if self._cluster is not None:
             self._cluster.close()
+
+
+def _sees_gazetteer(path: str) -> bool:
+    return Path(path).is_file()
 
 
 def _distributed() -> Any:

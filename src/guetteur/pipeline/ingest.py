@@ -4,10 +4,13 @@
         → chunk → embed and enrich (batched: entities, places, events)
         → store (one transaction per batch) → audit
 
-`prepare` is pure (one RawDocument in, one Document and its chunks out), so an
-executor other than this loop (Dask, next) can run it unchanged. Batches are
-stored atomically and documents are keyed by the SHA-256 of their text: a run
-killed at any point and started again stores every document exactly once.
+Parsing, `prepare` (pure: one RawDocument in, one Document and its chunks
+out), the decisions against the store and every write run here, on the
+client; embedding and enrichment, the heavy and pure part of a batch, run on
+an executor (pipeline/executors.py: this machine's two cores, or a Dask
+cluster), a bounded number of batches ahead of the writes. Batches are stored
+in order, atomically, and documents are keyed by the SHA-256 of their text: a
+run killed at any point and started again stores every document exactly once.
 A bad input is recorded in the report with its one-line reason and the run
 goes on; nothing already stored is touched.
 """
