@@ -424,9 +424,7 @@ class Workspace:
         documents, captures, skipped = _split_cot(paths, follow_links)
         if not captures:
             with self._executor(executor, lambda: self.enricher) as running:
-                report = ingest_paths(
-                    self.store, paths, options, on_file=on_file, executor=running
-                )
+                report = ingest_paths(self.store, paths, options, on_file=on_file, executor=running)
         else:
             report = IngestReport()
             if documents:

@@ -57,7 +57,7 @@ __all__ = ["EF_SEARCH", "Embedding", "PostgresStore", "open_postgres"]
 
 # Candidates each HNSW index scan keeps (pgvector's hnsw.ef_search; 40 by
 # default): 100 gives recall@10 of 0.99 against exact search on the benchmark
-# corpus (benchmarks/pg_search.py). A scan that needs more rows than that goes
+# corpus (benchmarks/search_scale.py). A scan that needs more rows than that goes
 # on (hnsw.iterative_scan), so a limit above it still gets full lists.
 EF_SEARCH = 100
 
