@@ -33,6 +33,31 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def start_serve(home: Path, *options: str) -> tuple[subprocess.Popen[str], str]:
+    """`guetteur serve` on a free loopback port, once its health answers; and its URL."""
+    port = free_port()
+    env = {**os.environ, "GUETTEUR_HOME": str(home)}
+    server = subprocess.Popen(
+        [*GUETTEUR, "serve", "--port", str(port), *options],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 240
+    while True:
+        try:
+            if httpx.get(f"{url}/api/health").status_code == 200:
+                return server, url
+        except httpx.TransportError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            raise AssertionError(f"serve did not start: {server.communicate()[0]}")
+        time.sleep(0.2)
+
+
 @pytest.fixture
 def home(tmp_path: Path, built_gazetteer: Path) -> Path:
     home = tmp_path / "ws"
@@ -50,26 +75,8 @@ def test_serve_users_passwd_and_tokens_end_to_end(home: Path) -> None:
     listed = json.loads(run(home, "tokens", "list", "--json").stdout)["tokens"]
     assert [(t["user"], t["scope"], t["state"]) for t in listed] == [("lux_nr", "read", "active")]
     assert secret not in json.dumps(listed)
-    port = free_port()
-    env = {**os.environ, "GUETTEUR_HOME": str(home)}
-    server = subprocess.Popen(
-        [*GUETTEUR, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    server, url = start_serve(home)
     try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/api/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "serve did not start"
-            time.sleep(0.2)
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {secret}"}) as script:
             assert script.get("/api/me").json()["user"]["name"] == "lux_nr"
         with httpx.Client(base_url=url) as browser:
@@ -102,26 +109,8 @@ def test_passwd_from_stdin_is_checked_against_the_policy(home: Path) -> None:
 def test_serve_with_workers_keeps_the_limits_it_was_given(home: Path) -> None:
     """Every worker process of `serve --workers 2` refuses what --max-upload-mb refuses."""
     secret = run(home, "tokens", "create", "ops", "--scope", "write").stdout.strip()
-    port = free_port()
-    env = {**os.environ, "GUETTEUR_HOME": str(home)}
-    server = subprocess.Popen(
-        [*GUETTEUR, "serve", "--port", str(port), "--workers", "2", "--max-upload-mb", "1"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    server, url = start_serve(home, "--workers", "2", "--max-upload-mb", "1")
     try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 240
-        while True:
-            try:
-                if httpx.get(f"{url}/api/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "serve did not start"
-            time.sleep(0.2)
         too_big = "NATO UNCLASSIFIED\n" + "x" * (2 << 20)
         headers = {"Authorization": f"Bearer {secret}"}
         # Each request on a new connection: uvicorn's workers share the socket, so

@@ -51,6 +51,17 @@ def as_option(function: F) -> F:
     )(function)
 
 
+def executor_option(function: F) -> F:
+    return click.option(
+        "--executor",
+        default="local",
+        show_default=True,
+        metavar="local|dask[://HOST:PORT]",
+        help="Where embeddings and entities are computed: this machine (local), a Dask "
+        "cluster started here on every core (dask), or a Dask scheduler (dask://host:port).",
+    )(function)
+
+
 def emit_json(payload: Any) -> None:
     click.echo(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
 

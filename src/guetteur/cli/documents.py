@@ -16,6 +16,7 @@ from guetteur.cli._common import (
     console,
     emit_json,
     err_console,
+    executor_option,
     handle_errors,
     json_option,
     main,
@@ -74,14 +75,7 @@ def _progress_ingest(
     is_flag=True,
     help="Follow links that lead outside the named folders (listed as skipped otherwise).",
 )
-@click.option(
-    "--executor",
-    default="local",
-    show_default=True,
-    metavar="local|dask[://HOST:PORT]",
-    help="Where embeddings and entities are computed: this machine (local), a Dask "
-    "cluster started here on every core (dask), or a Dask scheduler (dask://host:port).",
-)
+@executor_option
 @json_option
 @as_option
 @click.pass_context
@@ -204,14 +198,7 @@ def stats(context: click.Context, as_json: bool, as_user: str | None) -> None:
 
 
 @main.command("reindex")
-@click.option(
-    "--executor",
-    default="local",
-    show_default=True,
-    metavar="local|dask[://HOST:PORT]",
-    help="Where embeddings and entities are computed: this machine (local), a Dask "
-    "cluster started here on every core (dask), or a Dask scheduler (dask://host:port).",
-)
+@executor_option
 @as_option
 @click.pass_context
 @handle_errors
