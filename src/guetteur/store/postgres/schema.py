@@ -452,6 +452,27 @@ MIGRATIONS: list[str] = [
         autovacuum_analyze_scale_factor = 0.02
     );
     """,
+    # 4 → 5: the server's jobs, as the SQLite store's schema 14 (api/jobs.py):
+    # every worker process reads them, the one running a job writes it.
+    """
+    CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        state TEXT NOT NULL,
+        done BIGINT NOT NULL,
+        total BIGINT NOT NULL,
+        result TEXT,
+        error TEXT,
+        cancel_requested INTEGER NOT NULL,
+        version BIGINT NOT NULL,
+        worker TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX jobs_owner ON jobs(owner, created_at);
+    CREATE INDEX jobs_state ON jobs(state);
+    """,
 ]
 
 

@@ -482,6 +482,31 @@ MIGRATIONS: list[str] = [
             ON CONFLICT(marking_id) DO UPDATE SET generation = generation + 1;
     END;
     """,
+    # 13 → 14: the server's jobs (api/jobs.py), here rather than in one worker
+    # process's memory, so that every worker of `guetteur serve --workers N`
+    # finds them: the worker running a job writes its state and progress, any
+    # worker reads it or sets `cancel_requested`, which the running one polls.
+    # `worker` names the process running it (host, boot id, pid, start time),
+    # so that a job whose process died is found and reported failed.
+    """
+    CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        state TEXT NOT NULL,              -- queued, running, done, failed or cancelled
+        done INTEGER NOT NULL,
+        total INTEGER NOT NULL,
+        result TEXT,                      -- JSON object, once done
+        error TEXT,
+        cancel_requested INTEGER NOT NULL,
+        version INTEGER NOT NULL,         -- bumped on every change (the event stream)
+        worker TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX jobs_owner ON jobs(owner, created_at);
+    CREATE INDEX jobs_state ON jobs(state);
+    """,
 ]
 
 
