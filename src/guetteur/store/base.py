@@ -44,6 +44,7 @@ __all__ = [
     "EntityDetail",
     "EntitySummary",
     "EventRow",
+    "JobRecord",
     "LogisticsRecord",
     "MentionRow",
     "NewDocument",
@@ -255,6 +256,28 @@ class LogisticsRecord:
     origin: str  # FILE[#SHEET]:ROW
 
 
+@dataclass(frozen=True)
+class JobRecord:
+    """A job of the server (api/jobs.py) as every worker process reads it.
+
+    `worker` names the process running it (api/jobs.py makes and reads it), so
+    that a job whose process died can be told apart from one still running.
+    """
+
+    id: str
+    owner: str
+    kind: str  # ingest | brief
+    created_at: datetime
+    state: str  # queued | running | done | failed | cancelled
+    worker: str
+    done: int = 0
+    total: int = 0
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    cancel_requested: bool = False
+    version: int = 0  # bumped on every change
+
+
 class Store(Protocol):
     """A guetteur workspace's records. Implementations: store.sqlite.SQLiteStore."""
 
@@ -387,6 +410,22 @@ class Store(Protocol):
         self, requirement_id: int, clearance: Clearance, since: datetime | None = None
     ) -> list[WatchHit]: ...
     def search_vector(self, vector: Vector, clearance: Clearance, limit: int) -> list[ChunkHit]: ...
+
+    # --- the server's jobs, seen by every worker process; a job is its owner's
+    def add_job(self, job: JobRecord, keep_finished: int) -> None: ...
+    def get_job(self, job_id: str, owner: str) -> JobRecord | None: ...
+    def update_job(
+        self,
+        job_id: str,
+        *,
+        state: str | None = None,
+        done: int | None = None,
+        total: int | None = None,
+        result: Mapping[str, Any] | None = None,
+        error: str | None = None,
+    ) -> bool: ...
+    def request_job_cancel(self, job_id: str, owner: str) -> JobRecord | None: ...
+    def unfinished_jobs(self) -> list[JobRecord]: ...
 
     # --- audit
     def audit(self, actor: str, action: str, detail: Mapping[str, Any]) -> AuditRow: ...

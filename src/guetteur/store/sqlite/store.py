@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
@@ -59,6 +60,7 @@ from guetteur.store.sqlite._connect import IntegrityError, connect
 from guetteur.store.sqlite.credentials import CredentialStore
 from guetteur.store.sqlite.entities import EntityStore
 from guetteur.store.sqlite.fulltext import passage_term_rows, rank_passages
+from guetteur.store.sqlite.jobs import JobStore
 from guetteur.store.sqlite.logistics import LogisticsStore
 from guetteur.store.sqlite.schema import migrate
 from guetteur.store.sqlite.tracks import TrackStore
@@ -67,7 +69,7 @@ from guetteur.store.sqlite.vectors import CANDIDATES, EXACT_BELOW, PassageBits
 __all__ = ["SQLiteStore"]
 
 
-class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore):
+class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore, JobStore):
     """A workspace's records in one SQLite file."""
 
     def __init__(self, path: Path | str) -> None:
@@ -96,6 +98,13 @@ class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore):
                     "INSERT INTO passage_terms(term, chunk_id, col, tf) VALUES (?, ?, ?, ?)",
                     passage_term_rows(chunk_id, title, text),
                 )
+            self._db.execute("DELETE FROM term_passages")
+            self._db.execute(
+                "INSERT INTO term_passages(term, marking_id, passages) "
+                "SELECT t.term, s.marking_id, COUNT(DISTINCT t.chunk_id) "
+                "FROM passage_terms t JOIN passage_spans s ON s.chunk_id = t.chunk_id "
+                "GROUP BY t.term, s.marking_id"
+            )
             self._db.execute(
                 "INSERT INTO settings(key, value) VALUES ('passage_terms_counted', '1')"
             )
@@ -246,6 +255,16 @@ class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore):
             self._delete_document(doc_id)
 
     def _delete_document(self, doc_id: str) -> None:
+        # Its passages' terms leave the per-marking counts before the terms go.
+        self._db.execute(
+            "UPDATE term_passages SET passages = passages - gone.passages FROM "
+            "(SELECT t.term AS term, c.marking_id AS marking_id, "
+            "COUNT(DISTINCT t.chunk_id) AS passages "
+            "FROM chunks c JOIN passage_terms t ON t.chunk_id = c.id WHERE c.doc_id = ? "
+            "GROUP BY t.term, c.marking_id) AS gone "
+            "WHERE term_passages.term = gone.term AND term_passages.marking_id = gone.marking_id",
+            (doc_id,),
+        )
         for table, column in (("chunks_fts", "rowid"), ("passage_terms", "chunk_id")):
             self._db.execute(
                 f"DELETE FROM {table} WHERE {column} IN (SELECT id FROM chunks WHERE doc_id = ?)",
@@ -305,6 +324,8 @@ class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore):
     def add_documents(self, batch: Sequence[NewDocument]) -> list[str]:
         """Store a batch atomically; return the ids added (an id already stored is skipped)."""
         added: list[str] = []
+        # How many new passages of each marking hold each term (term_passages).
+        held: Counter[tuple[str, int]] = Counter()
         with self._transaction():
             for item in batch:
                 doc = item.document
@@ -349,12 +370,20 @@ class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore):
                         "INSERT INTO chunks_fts(rowid, title, text) VALUES (?, ?, ?)",
                         (cursor.lastrowid, title, chunk.text),
                     )
+                    rows = passage_term_rows(cursor.lastrowid, title, chunk.text)
                     self._db.executemany(
                         "INSERT INTO passage_terms(term, chunk_id, col, tf) VALUES (?, ?, ?, ?)",
-                        passage_term_rows(cursor.lastrowid, title, chunk.text),
+                        rows,
                     )
+                    held.update((term, marking_id) for term in {row[0] for row in rows})
                 self._insert_enrichment(doc.id, marking_id, item.entities, item.events)
                 added.append(doc.id)
+            self._db.executemany(
+                "INSERT INTO term_passages(term, marking_id, passages) VALUES (?, ?, ?) "
+                "ON CONFLICT(term, marking_id) "
+                "DO UPDATE SET passages = passages + excluded.passages",
+                ((term, marking_id, n) for (term, marking_id), n in held.items()),
+            )
         return added
 
     def _document(self, row: Sequence[Any]) -> Document:
