@@ -245,7 +245,8 @@ async def ingest(
         return _shown(views.ingest_json(report), folder)
 
     if background or (background is None and size > BACKGROUND_BYTES):
-        return accepted(jobs.start(who.user.name, "ingest", work))
+        # Off the event loop: the job's record is written to the store first.
+        return accepted(await run_in_threadpool(jobs.start, who.user.name, "ingest", work))
 
     def synchronous() -> dict[str, Any]:
         with all_.checkout() as checked_out:
