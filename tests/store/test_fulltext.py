@@ -13,9 +13,10 @@ from __future__ import annotations
 import math
 import string
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -238,7 +239,10 @@ def test_a_workspace_counted_without_pairs_is_counted_again_when_opened(tmp_path
 
 # Random corpora: a small vocabulary with words of one, two and three tokens,
 # over two markings, so that readable and hidden passages share every phrase.
-_WORDS = ("narva", "tapa", "fuel", "au-dessus", "au", "dessus", "btr-82a", "s-300-pmu", "dépôt")
+_WORDS = (
+    "narva", "tapa", "fuel", "au-dessus", "au", "dessus", "btr-82a", "s-300-pmu", "t-90-m",
+    "dépôt",
+)  # fmt: skip
 _QUERY_WORDS = tuple(word for word in _WORDS if word != "au")  # a stopword alone
 _passage = st.lists(
     st.sampled_from(_WORDS + tuple(string.ascii_lowercase[:2])), min_size=1, max_size=25
@@ -251,7 +255,7 @@ _document = st.tuples(
 
 
 @settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     documents=st.lists(_document, min_size=1, max_size=6),
@@ -278,3 +282,82 @@ def test_random_corpora_rank_as_the_reference(
             )
     finally:
         store.close()
+
+
+def counted_statistics(store: SQLiteStore) -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
+    """term_passages and marking_passages as the store keeps them, and as they
+    are counted again from the passages (zero rows left out)."""
+    db = store._db
+    kept = set(db.execute("SELECT * FROM term_passages WHERE passages > 0").fetchall())
+    kept_markings = set(db.execute("SELECT * FROM marking_passages WHERE passages > 0").fetchall())
+    counted = set(
+        db.execute(
+            "SELECT t.term, c.marking_id, COUNT(DISTINCT t.chunk_id) FROM passage_terms t "
+            "JOIN chunks c ON c.id = t.chunk_id GROUP BY t.term, c.marking_id"
+        ).fetchall()
+    )
+    counted_markings = set(
+        db.execute(
+            "SELECT marking_id, COUNT(*), SUM(end - start) FROM chunks GROUP BY marking_id"
+        ).fetchall()
+    )
+    assert kept_markings == counted_markings
+    return kept, counted
+
+
+def test_statistics_follow_every_write_remark_and_withdrawal(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "g.db")
+    items = [new_document(*document) for document in DOCUMENTS]
+    store.add_documents(items[:3])
+    store.add_documents(items)  # the first three again: duplicates count nothing
+    kept, counted = counted_statistics(store)
+    assert kept == counted and ("au dessus", 1) not in kept
+    secret = parse_marking("NATO SECRET")
+    remarked = store.remark_document("d01", secret)
+    kept, counted = counted_statistics(store)
+    assert kept == counted
+    store.withdraw_document("d04")
+    store.withdraw_document("d02")
+    kept, counted = counted_statistics(store)
+    assert kept == counted
+    # Withdrawn and re-marked passages rank as if they had always been so.
+    remaining = [
+        replace(p, doc_id=remarked, marking=secret) if p.doc_id == "d01" else p
+        for item in items
+        for p in passages_of(item)
+        if p.doc_id in {"d01", "d03", "d05"}
+    ]
+    for query in QUERIES:
+        for clearance in (LUX_NR, FRA_NS):
+            assert ranking(store, query, clearance, 50) == reference(
+                remaining, query, clearance, 50
+            )
+    store.close()
+
+
+def test_common_words_are_looked_up_only_where_they_can_change_the_cut(tmp_path: Path) -> None:
+    # Every passage says "fuel convoy"; one in 25 names Narva as well. Asked for the
+    # three best, the store reads Narva's passages and looks up "fuel" and
+    # "convoy" in those alone, and ranks exactly as the exhaustive reference.
+    store = SQLiteStore(tmp_path / "g.db")
+    items = [
+        new_document(
+            f"c{n:03d}",
+            "",
+            [f"Fuel convoy {n} reported." + (" Narva depot." if n % 25 == 0 else "")],
+            "NATO UNCLASSIFIED" if n % 2 else "NATO SECRET",
+        )
+        for n in range(400)
+    ]
+    store.add_documents(items)
+    passages = [p for item in items for p in passages_of(item)]
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    for clearance in (LUX_NR, FRA_NS):
+        for limit in (1, 3, 4):
+            got = ranking(store, "fuel convoy Narva", clearance, limit)
+            assert got == reference(passages, "fuel convoy Narva", clearance, limit)
+            assert {d for d, _, _ in got} <= {f"c{n:03d}" for n in range(0, 400, 25)}
+    store._db.set_trace_callback(None)
+    assert any("chunk_id IN" in s and "FROM passage_terms" in s for s in statements)
+    store.close()

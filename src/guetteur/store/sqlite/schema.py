@@ -507,6 +507,78 @@ MIGRATIONS: list[str] = [
     CREATE INDEX jobs_owner ON jobs(owner, created_at);
     CREATE INDEX jobs_state ON jobs(state);
     """,
+    # 14 → 15: full-text statistics kept per marking, so that ranking reads the
+    # postings of a query's rare words and looks up its common ones only for
+    # the passages that can still make the cut (store/sqlite/fulltext.py):
+    # - passage_spans, each passage's marking and length, narrow rows to join
+    #   postings with (chunks' rows carry text and embedding);
+    # - marking_passages, the passages of each marking and their total length;
+    # - term_passages, how many passages of each marking hold each term.
+    # Triggers on chunks keep the first two and move a passage's terms when its
+    # marking changes; the store counts terms as it writes and deletes them
+    # (a trigger per term row would triple the cost of writing them).
+    """
+    CREATE TABLE passage_spans (
+        chunk_id INTEGER PRIMARY KEY,
+        marking_id INTEGER NOT NULL,
+        length INTEGER NOT NULL
+    );
+    INSERT INTO passage_spans(chunk_id, marking_id, length)
+        SELECT id, marking_id, end - start FROM chunks;
+    CREATE TABLE marking_passages (
+        marking_id INTEGER PRIMARY KEY,
+        passages INTEGER NOT NULL,
+        length INTEGER NOT NULL
+    );
+    INSERT INTO marking_passages(marking_id, passages, length)
+        SELECT marking_id, COUNT(*), SUM(length) FROM passage_spans GROUP BY marking_id;
+    CREATE TABLE term_passages (
+        term TEXT NOT NULL,
+        marking_id INTEGER NOT NULL,
+        passages INTEGER NOT NULL,
+        PRIMARY KEY (term, marking_id)
+    ) WITHOUT ROWID;
+    INSERT INTO term_passages(term, marking_id, passages)
+        SELECT t.term, s.marking_id, COUNT(DISTINCT t.chunk_id)
+        FROM passage_terms t JOIN passage_spans s ON s.chunk_id = t.chunk_id
+        GROUP BY t.term, s.marking_id;
+    CREATE TRIGGER passage_spans_insert AFTER INSERT ON chunks BEGIN
+        INSERT INTO passage_spans(chunk_id, marking_id, length)
+            VALUES (NEW.id, NEW.marking_id, NEW.end - NEW.start);
+        INSERT INTO marking_passages(marking_id, passages, length)
+            VALUES (NEW.marking_id, 1, NEW.end - NEW.start)
+            ON CONFLICT(marking_id) DO UPDATE
+            SET passages = passages + 1, length = length + excluded.length;
+    END;
+    CREATE TRIGGER passage_spans_delete AFTER DELETE ON chunks BEGIN
+        DELETE FROM passage_spans WHERE chunk_id = OLD.id;
+        UPDATE marking_passages
+            SET passages = passages - 1, length = length - (OLD.end - OLD.start)
+            WHERE marking_id = OLD.marking_id;
+    END;
+    CREATE TRIGGER passage_spans_update AFTER UPDATE OF marking_id, start, end ON chunks
+    WHEN OLD.marking_id IS NOT NEW.marking_id OR OLD.end - OLD.start IS NOT NEW.end - NEW.start
+    BEGIN
+        UPDATE passage_spans SET marking_id = NEW.marking_id, length = NEW.end - NEW.start
+            WHERE chunk_id = NEW.id;
+        UPDATE marking_passages
+            SET passages = passages - 1, length = length - (OLD.end - OLD.start)
+            WHERE marking_id = OLD.marking_id;
+        INSERT INTO marking_passages(marking_id, passages, length)
+            VALUES (NEW.marking_id, 1, NEW.end - NEW.start)
+            ON CONFLICT(marking_id) DO UPDATE
+            SET passages = passages + 1, length = length + excluded.length;
+    END;
+    CREATE TRIGGER term_passages_remark AFTER UPDATE OF marking_id ON chunks
+    WHEN OLD.marking_id IS NOT NEW.marking_id BEGIN
+        UPDATE term_passages SET passages = passages - 1
+            WHERE marking_id = OLD.marking_id
+            AND term IN (SELECT term FROM passage_terms WHERE chunk_id = OLD.id);
+        INSERT INTO term_passages(term, marking_id, passages)
+            SELECT DISTINCT term, NEW.marking_id, 1 FROM passage_terms WHERE chunk_id = NEW.id
+            ON CONFLICT(term, marking_id) DO UPDATE SET passages = passages + 1;
+    END;
+    """,
 ]
 
 

@@ -257,9 +257,8 @@ class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore, JobS
     def _delete_document(self, doc_id: str) -> None:
         # Its passages' terms leave the per-marking counts before the terms go.
         self._db.execute(
-            "UPDATE term_passages SET passages = passages - gone.passages FROM "
-            "(SELECT t.term AS term, c.marking_id AS marking_id, "
-            "COUNT(DISTINCT t.chunk_id) AS passages "
+            "UPDATE term_passages SET passages = passages - gone.n FROM "
+            "(SELECT t.term AS term, c.marking_id AS marking_id, COUNT(DISTINCT t.chunk_id) AS n "
             "FROM chunks c JOIN passage_terms t ON t.chunk_id = c.id WHERE c.doc_id = ? "
             "GROUP BY t.term, c.marking_id) AS gone "
             "WHERE term_passages.term = gone.term AND term_passages.marking_id = gone.marking_id",
