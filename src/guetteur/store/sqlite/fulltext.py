@@ -193,9 +193,14 @@ def _phrase_occurrences(
 
 def _postings(chunk_ids: npt.NDArray[np.int64], weights: npt.NDArray[np.float64]) -> Postings:
     """`Postings` from (passage, column) rows: a passage's columns summed."""
-    unique, inverse = np.unique(chunk_ids, return_inverse=True)
-    summed = np.bincount(inverse, weights=weights, minlength=len(unique))
-    return Postings(unique, summed.astype(np.float64))
+    # Rows mostly come sorted by passage: a sort and a segmented sum beat hashing.
+    order = np.argsort(chunk_ids, kind="stable")
+    ordered = chunk_ids[order]
+    firsts = np.flatnonzero(np.diff(ordered, prepend=-1) != 0)
+    if len(firsts) == 0:
+        return Postings(ordered, np.zeros(0))
+    summed = np.add.reduceat(np.asarray(weights, dtype=np.float64)[order], firsts)
+    return Postings(ordered[firsts], summed)
 
 
 def _integers(joined: str | None) -> npt.NDArray[np.int64]:
@@ -377,7 +382,9 @@ class _Candidates:
         self.partial = np.zeros(0)
 
     def add(self, read: _Read, idf: float, weight: int, average_length: float) -> None:
-        merged = np.union1d(self.chunk_ids, read.postings.chunk_ids)
+        merged = np.concatenate((self.chunk_ids, read.postings.chunk_ids))
+        merged.sort()
+        merged = merged[np.diff(merged, prepend=-1) != 0]
         lengths, partial = np.zeros(len(merged)), np.zeros(len(merged))
         old = np.searchsorted(merged, self.chunk_ids)
         lengths[old], partial[old] = self.lengths, self.partial
