@@ -60,12 +60,23 @@ COPIED_TABLES = (
     "certificate_subjects",
     "track_positions",
     "logistics_rows",
+    "jobs",
     "audit",
 )
 # SQLite's own tables: FTS5's index of the passages, its sequences, the
-# passages' binary codes for its vector search (PostgreSQL has HNSW), and the
-# term counts (copied with the passages, see `_copy_chunks`). Prefixes.
-_SQLITE_ONLY = ("passage_terms", "passage_bits", "chunks_fts", "sqlite_sequence")
+# passages' binary codes for its vector search (PostgreSQL has HNSW), the
+# term counts (copied with the passages, see `_copy_chunks`), and the
+# full-text statistics per marking (PostgreSQL's triggers count its own).
+# Prefixes.
+_SQLITE_ONLY = (
+    "passage_terms",
+    "passage_bits",
+    "passage_spans",
+    "term_passages",
+    "marking_passages",
+    "chunks_fts",
+    "sqlite_sequence",
+)
 _IDENTITY_TABLES = (
     "markings",
     "chunks",
