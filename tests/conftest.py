@@ -13,6 +13,11 @@ from guetteur.pipeline.enrichment import GAZETTEER_FILE
 from guetteur.security.markings import parse_clearance
 from guetteur.workspace import Workspace
 
+# The noninterference twin suites' fixtures (pipeline, scratch folder) live in a
+# module of their own; the three modules that compare twins (CLI, API,
+# PostgreSQL) share them from there.
+pytest_plugins = ["noninterference_fixtures"]
+
 REPO = Path(__file__).resolve().parents[1]
 SCENARIO = REPO / "examples" / "scenario"
 SHARED_DATA = REPO.parent / "shared" / "data"

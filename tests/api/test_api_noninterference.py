@@ -17,9 +17,7 @@ Sigma rules loaded, a watch added).
 from __future__ import annotations
 
 import shutil
-import sys
 import tempfile
-from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,16 +26,10 @@ from urllib.parse import quote
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 
-from guetteur.api.guard import Limits
-from guetteur.workspace import Workspace
-
-from api.server import LiveServer
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "security"))
-
-from twins import (  # noqa: E402
+# twins: in tests/security, on the path through noninterference_fixtures (tests/conftest.py).
+from twins import (
     RESPELLINGS,
     SHARED_DATA,
     TEXTS,
@@ -52,11 +44,16 @@ from twins import (  # noqa: E402
     hidden_doc_ids,
     normalise_output,
     readable_markings,
-    scratch_folder,
     sigma_rule_file,
     twins,
     write_inputs,
 )
+
+from guetteur.api.guard import Limits
+from guetteur.workspace import Workspace
+from noninterference_fixtures import twin_settings
+
+from api.server import LiveServer
 
 pytestmark = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data not present")
 
@@ -66,21 +63,6 @@ EXAMPLES = 30
 # The twins must not meet the rate limit: a 429 in one twin only is no leak.
 GENEROUS = Limits(rate_per_second=10_000, burst=100_000)
 MARKING_HEADER = "x-guetteur-marking"
-
-
-@pytest.fixture(scope="module")
-def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
-    """One Enricher and memoised embeddings for every twin, and for both servers."""
-    shared = Pipeline(tmp_path_factory.mktemp("pipeline"))
-    with shared.installed():
-        yield shared
-
-
-@pytest.fixture(scope="module")
-def base() -> Iterator[Path]:
-    folder = scratch_folder()
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 class ServedTwin:
@@ -174,25 +156,18 @@ def _compare(twin: Twin, root: Path) -> TwinRun:
     return run
 
 
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    suppress_health_check=[
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-        HealthCheck.large_base_example,
-        HealthCheck.function_scoped_fixture,
-    ],
-)
+@twin_settings(EXAMPLES)
 @given(twin=twins())
 def test_a_reader_gets_the_same_answers_whatever_they_may_not_read(
-    pipeline: Pipeline, base: Path, twin: Twin
+    twin_pipeline: Pipeline, twin_scratch: Path, twin: Twin
 ) -> None:
-    run = compare_twin_api(twin, base)
+    run = compare_twin_api(twin, twin_scratch)
     assert not run.differences(), run.report()
 
 
-def test_the_twins_are_compared_on_every_endpoint(pipeline: Pipeline, base: Path) -> None:
+def test_the_twins_are_compared_on_every_endpoint(
+    twin_pipeline: Pipeline, twin_scratch: Path
+) -> None:
     """The control: a twin with a hidden SECRET report, an incident and an upload
     held above R is compared on every endpoint, and R's answers differ in nothing."""
     nr, ns = "NATO RESTRICTED", "NATO SECRET"
@@ -209,7 +184,7 @@ def test_the_twins_are_compared_on_every_endpoint(pipeline: Pipeline, base: Path
         own_rules=(0,),
         full=True,
     )
-    run = compare_twin_api(twin, base)
+    run = compare_twin_api(twin, twin_scratch)
     assert not run.differences(), run.report()
     called = {output.command[1].split("/")[2] for output, _ in run.outputs}
     assert called >= {

@@ -14,12 +14,10 @@ of issue 9 that shows as a difference between twins, for quick diagnosis.
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from twins import (
     BANNER_SPELLINGS,
     SHARED_DATA,
@@ -34,45 +32,22 @@ from twins import (
     WinEvents,
     compare_twin,
     respell,
-    scratch_folder,
     twins,
 )
+
+from noninterference_fixtures import twin_settings
 
 pytestmark = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data not present")
 
 EXAMPLES = 300
 
 
-@pytest.fixture(scope="module")
-def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
-    """One Enricher and memoised embeddings for every twin of this module."""
-    shared = Pipeline(tmp_path_factory.mktemp("pipeline"))
-    with shared.installed():
-        yield shared
-
-
-@pytest.fixture(scope="module")
-def base() -> Iterator[Path]:
-    folder = scratch_folder()
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    suppress_health_check=[
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-        HealthCheck.large_base_example,
-        HealthCheck.function_scoped_fixture,
-    ],
-)
+@twin_settings(EXAMPLES)
 @given(twin=twins())
 def test_a_reader_sees_the_same_whatever_they_may_not_read(
-    pipeline: Pipeline, base: Path, twin: Twin
+    twin_pipeline: Pipeline, twin_scratch: Path, twin: Twin
 ) -> None:
-    run = compare_twin(twin, base)
+    run = compare_twin(twin, twin_scratch)
     assert not run.differences(), run.report()
 
 
@@ -189,25 +164,25 @@ FINDINGS = {
 
 @pytest.mark.parametrize("twin", FINDINGS.values(), ids=FINDINGS.keys())
 def test_a_finding_of_issue_9_shows_no_difference_between_twins(
-    pipeline: Pipeline, base: Path, twin: Twin
+    twin_pipeline: Pipeline, twin_scratch: Path, twin: Twin
 ) -> None:
-    run = compare_twin(twin, base)
+    run = compare_twin(twin, twin_scratch)
     assert not run.differences(), run.report()
 
 
 def test_batches_shared_with_hidden_reports_change_nothing_without_memoised_embeddings(
-    pipeline: Pipeline, base: Path
+    twin_pipeline: Pipeline, twin_scratch: Path
 ) -> None:
     """The real encoder pads each batch to its longest text: hidden reports in the same
     ingest run move readable vectors in the seventh digit. No output may show it."""
-    with pipeline.unmemoised_embeddings():
-        run = compare_twin(FINDINGS["7-search-scores-from-hidden-statistics"], base)
+    with twin_pipeline.unmemoised_embeddings():
+        run = compare_twin(FINDINGS["7-search-scores-from-hidden-statistics"], twin_scratch)
     assert not run.differences(), run.report()
 
 
-def test_identical_twins_print_the_same(pipeline: Pipeline, base: Path) -> None:
+def test_identical_twins_print_the_same(twin_pipeline: Pipeline, twin_scratch: Path) -> None:
     """The control: without hidden records, only what `normalise` removes may vary."""
     twin = FINDINGS["8-reindex-count-and-event-ids"]
     visible = Twin(twin.reader, tuple(tuple(twin.visible_steps())), queries=("Ivangorod",))
-    run = compare_twin(visible, base)
+    run = compare_twin(visible, twin_scratch)
     assert len(run.outputs) > 10 and not run.differences(), run.report()

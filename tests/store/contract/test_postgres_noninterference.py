@@ -12,21 +12,21 @@ issue 9 run here too, as fixed twins.
 
 from __future__ import annotations
 
-import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from psycopg.conninfo import conninfo_to_dict
 
-from .conftest import Postgres
+# Both in tests/security, on the path through noninterference_fixtures (tests/conftest.py).
+from test_noninterference import FINDINGS
+from twins import SHARED_DATA, Pipeline, Twin, compare_twin, twins
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "security"))
-from test_noninterference import FINDINGS  # noqa: E402
-from twins import SHARED_DATA, Pipeline, Twin, compare_twin, scratch_folder, twins  # noqa: E402
+from noninterference_fixtures import twin_settings
+
+from .conftest import Postgres
 
 pytestmark = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data not present")
 
@@ -53,21 +53,6 @@ class Databases:
 
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
-    """One Enricher and memoised embeddings for every twin of this module."""
-    shared = Pipeline(tmp_path_factory.mktemp("pipeline"))
-    with shared.installed():
-        yield shared
-
-
-@pytest.fixture(scope="module")
-def base() -> Iterator[Path]:
-    folder = scratch_folder()
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
 def databases(postgres: Postgres) -> Iterator[Databases]:
     made = Databases(postgres)
     yield made
@@ -82,36 +67,27 @@ def compare_on_postgresql(twin: Twin, base: Path, databases: Databases) -> None:
         databases.drop()
 
 
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    suppress_health_check=[
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-        HealthCheck.large_base_example,
-        HealthCheck.function_scoped_fixture,
-    ],
-)
+@twin_settings(EXAMPLES)
 @given(twin=twins())
 def test_a_reader_sees_the_same_on_postgresql_whatever_they_may_not_read(
-    pipeline: Pipeline, base: Path, databases: Databases, twin: Twin
+    twin_pipeline: Pipeline, twin_scratch: Path, databases: Databases, twin: Twin
 ) -> None:
-    compare_on_postgresql(twin, base, databases)
+    compare_on_postgresql(twin, twin_scratch, databases)
 
 
 @pytest.mark.parametrize("twin", FINDINGS.values(), ids=FINDINGS.keys())
 def test_a_finding_of_issue_9_shows_no_difference_on_postgresql(
-    pipeline: Pipeline, base: Path, databases: Databases, twin: Twin
+    twin_pipeline: Pipeline, twin_scratch: Path, databases: Databases, twin: Twin
 ) -> None:
-    compare_on_postgresql(twin, base, databases)
+    compare_on_postgresql(twin, twin_scratch, databases)
 
 
 def test_twin_workspaces_are_on_postgresql(
-    pipeline: Pipeline, base: Path, databases: Databases
+    twin_pipeline: Pipeline, twin_scratch: Path, databases: Databases
 ) -> None:
     """The control: the twins above really kept their records in PostgreSQL."""
     twin = FINDINGS["7-search-scores-from-hidden-statistics"]
-    run = compare_twin(twin, base, stores=databases)
+    run = compare_twin(twin, twin_scratch, stores=databases)
     try:
         assert not run.differences(), run.report()
         held = []
