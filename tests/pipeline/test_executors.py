@@ -1,4 +1,4 @@
-"""Executors: the same ingest on this machine's two stages and on a Dask cluster.
+"""Executors: the same ingest on this machine's worker processes and on a Dask cluster.
 
 The Dask tests run a real LocalCluster of two worker processes (bounded: a few
 documents, small batches, a timeout on every result) and kill one worker while
@@ -28,6 +28,7 @@ from guetteur.pipeline.executors import (
     DaskExecutor,
     EnrichmentRecipe,
     LocalExecutor,
+    LocalPoolExecutor,
     Pending,
     open_executor,
 )
@@ -165,22 +166,95 @@ def test_same_content_in_batches_still_in_flight_is_decided_as_if_stored_one_by_
     assert workspace.verify_audit()[0] > 0  # raises if the chain is broken
 
 
-def test_overlapped_local_run_stores_what_one_stage_after_the_other_stores(
+def test_every_local_executor_stores_what_one_stage_after_the_other_stores(
     tmp_path: Path, built_gazetteer: Path, small_batches: None
 ) -> None:
     corpus = scenario_reports(tmp_path / "in", 6)
     results = []
-    for overlap in (False, True):
-        ws = new_workspace(tmp_path / f"ws-{overlap}", built_gazetteer)
-        with LocalExecutor(ws.enricher, overlap=overlap) as executor:
-            options = ingest_module.IngestOptions(
-                source="s", marking=parse_marking("NATO UNCLASSIFIED"), actor="ops"
-            )
+    for name in ("sequential", "side process", "pool"):
+        ws = new_workspace(tmp_path / name, built_gazetteer)
+        options = ingest_module.IngestOptions(
+            source="s", marking=parse_marking("NATO UNCLASSIFIED"), actor="ops"
+        )
+        executor = (
+            LocalPoolExecutor(*recipe_of(ws))
+            if name == "pool"
+            else LocalExecutor(ws.enricher, overlap=name == "side process")
+        )
+        with executor:
             report = ingest_module.ingest_paths(ws.store, [corpus], options, executor=executor)
-        assert (report.ingested, report.failed) == (6, [])
+            assert (report.ingested, report.failed) == (6, [])
+            results.append(held(ws))
+            assert ingest_module.reindex(ws.store, executor) == 6
         results.append(held(ws))
         ws.close()
-    assert results[0] == results[1]
+    assert all(result == results[0] for result in results)
+
+
+def test_local_means_a_pool_of_worker_processes_and_an_enricher_here_on_one_core(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recipe = EnrichmentRecipe(tmp_path, tmp_path / "cache", (), None)
+    enricher = object()
+    chosen = open_executor("local", lambda: enricher, lambda: (recipe, []))  # type: ignore[arg-type,return-value]
+    if executors.local_workers() > 1:
+        assert isinstance(chosen, LocalPoolExecutor) and chosen.recipe == recipe
+    monkeypatch.setattr(executors, "local_workers", lambda: 1)
+    chosen = open_executor("local", lambda: enricher, lambda: (recipe, []))  # type: ignore[arg-type,return-value]
+    assert isinstance(chosen, LocalExecutor) and chosen.enricher is enricher
+
+
+class KillingPool(LocalPoolExecutor):
+    """Kills a worker process of the pool once the first batch's result is back."""
+
+    killed: int | None = None
+
+    def submit(self, work: BatchWork) -> Pending:
+        inner = super().submit(work)
+        executor = self
+
+        class Killing:
+            def result(self) -> BatchResult:
+                result = inner.result()
+                if executor.killed is None:
+                    pool = executors._worker_pool()  # noqa: SLF001
+                    process = next(iter(pool._processes.values()))  # noqa: SLF001
+                    executor.killed = process.pid
+                    process.kill()
+                    process.join()
+                return result
+
+        return Killing()
+
+
+def test_a_pool_worker_killed_mid_run_loses_nothing_and_doubles_nothing(
+    tmp_path: Path, built_gazetteer: Path, small_batches: None
+) -> None:
+    corpus = scenario_reports(tmp_path / "in", 10)
+    (corpus / "r999.txt").write_bytes((corpus / "r001.txt").read_bytes())  # a duplicate
+    local = new_workspace(tmp_path / "local", built_gazetteer)
+    with LocalExecutor(local.enricher, overlap=False) as sequential:
+        options = ingest_module.IngestOptions(source="s", actor="ops")
+        ingest_module.ingest_paths(local.store, [corpus], options, executor=sequential)
+    pooled = new_workspace(tmp_path / "pool", built_gazetteer)
+    with KillingPool(*recipe_of(pooled)) as executor:
+        options = ingest_module.IngestOptions(source="s", actor="ops")
+        report = ingest_module.ingest_paths(pooled.store, [corpus], options, executor=executor)
+        assert executor.killed  # a worker died with batches in flight
+    assert (report.ingested, report.duplicates, report.raised, report.failed) == (10, 1, 0, [])
+    assert len(report.doc_ids) == len(set(report.doc_ids)) + 1  # the duplicate's id, twice
+    assert held(pooled) == held(local)
+    assert pooled.verify_audit()[0] > 0
+    written = [
+        doc_id
+        for row in pooled.store.audit_rows()
+        if row.action == "ingest.batch"
+        for doc_id in row.detail["doc_ids"]
+    ]
+    ops = pooled.user()
+    assert sorted(written) == sorted(d.id for d in pooled.store.iter_documents(ops.clearance))
+    local.close()
+    pooled.close()
 
 
 def test_a_killed_embedding_process_costs_a_recomputation_not_a_batch() -> None:

@@ -11,10 +11,17 @@ strictly in submission order, at most `lookahead` batches behind. Workers
 never open the store and a result is only data: a worker lost mid-run costs a
 recomputation of its batch, never a lost or doubled write.
 
-- `LocalExecutor`, this machine: the sentence encoder runs in one side process
-  while enrichment runs on the calling thread, so the two heavy stages use both
-  cores. A thread would not do: the encoder's tokenizer is pure Python and
-  spaCy holds the GIL for most of its work (benchmarks/ingest.py measured it).
+- `LocalPoolExecutor`, this machine (`--executor local`): one worker process
+  per core (at most 4) computes whole batches, embedding and enrichment, and
+  batches go to whichever worker is free; each worker builds its Enricher from
+  the workspace folder as a Dask worker does. Both cores then share both heavy
+  stages whichever is the heavier, and the command's own work (parsing,
+  decisions, writes) fits beside them (benchmarks/ingest.py measured it
+  against the next executor). Threads would not do: the encoder's tokenizer is
+  pure Python and spaCy holds the GIL for most of its work.
+- `LocalExecutor`, for callers that hold an Enricher (and machines with one
+  core): the sentence encoder runs in one side process while enrichment runs
+  on the calling thread.
 - `DaskExecutor`, a Dask distributed cluster: one started in this process
   (`--executor dask`, one worker process per core) or a running scheduler
   (`--executor dask://host:port`). Each worker process loads its Enricher (spaCy
@@ -28,6 +35,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import pickle
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
@@ -54,9 +62,11 @@ __all__ = [
     "EnrichmentRecipe",
     "Executor",
     "LocalExecutor",
+    "LocalPoolExecutor",
     "Pending",
     "compute_batch",
     "enricher_for",
+    "local_workers",
     "open_executor",
 ]
 
@@ -198,7 +208,7 @@ class LocalExecutor(Executor):
         """Nothing to release: the side process serves this process's next runs."""
 
 
-# ---------------------------------------------------------------------- Dask
+# ------------------------------------------ worker processes (local pool, Dask)
 @dataclass(frozen=True)
 class EnrichmentRecipe:
     """What a worker needs to build the workspace's Enricher without opening the store.
@@ -235,7 +245,10 @@ def _lexicon_stamp(lexicon: Path) -> tuple[tuple[str, int, int], ...]:
     return tuple(stamp)
 
 
-# Per worker process: the Enricher of each workspace, with the recipe it was built from.
+# Per worker process: the Enricher of each workspace, with the recipe it was built
+# from; the most recently used last, and only the last WORKER_ENRICHERS kept (each
+# holds its own spaCy pipelines: a long-lived worker serves many workspaces).
+WORKER_ENRICHERS = 2
 _enrichers: dict[Path, tuple[EnrichmentRecipe, Enricher, threading.Lock]] = {}
 _enrichers_lock = threading.Lock()
 
@@ -246,11 +259,13 @@ def enricher_for(
     """This process's Enricher for `recipe` (built on first need, then kept), and the
     lock that serialises its use (spaCy pipelines are not shared between threads)."""
     with _enrichers_lock:
-        held = _enrichers.get(recipe.home)
+        held = _enrichers.pop(recipe.home, None)
         if held is None or held[0] != recipe:
             techniques = _technique_mapper(recipe, catalogue) if catalogue else None
             held = (recipe, Enricher(recipe.home, techniques=techniques), threading.Lock())
-            _enrichers[recipe.home] = held
+        _enrichers[recipe.home] = held
+        while len(_enrichers) > WORKER_ENRICHERS:
+            del _enrichers[next(iter(_enrichers))]
         return held[1], held[2]
 
 
@@ -270,7 +285,8 @@ def _compute_on_worker(
     recipe: EnrichmentRecipe | None,
     catalogue: Sequence[Mapping[str, Any]] | None,
 ) -> BatchResult:
-    """The Dask task of one batch (a module-level function: workers import it)."""
+    """The task of one batch on a worker process (a module-level function: workers
+    import it)."""
     if recipe is None:
         return compute_batch(work, None)
     enricher, lock = enricher_for(recipe, catalogue)
@@ -278,6 +294,113 @@ def _compute_on_worker(
         return compute_batch(work, enricher)
 
 
+# ------------------------------------------------------------ local, pooled
+# Worker processes that compute whole batches, shared by every
+# LocalPoolExecutor of this process (a server runs many ingests): started on
+# first need, left running, ended at exit.
+LOCAL_MAX_WORKERS = 4  # each holds spaCy and the encoder; the writes limit beyond
+_pool: ProcessPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def local_workers() -> int:
+    """Worker processes of the local pool: one per core this process may use, at most 4."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cores or 1, LOCAL_MAX_WORKERS))
+
+
+def _worker_pool() -> ProcessPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            # spawn: a fork of a process running threads (a server, Dask) may deadlock.
+            _pool = ProcessPoolExecutor(
+                local_workers(), mp_context=multiprocessing.get_context("spawn")
+            )
+        return _pool
+
+
+def _pool_broken(pool: ProcessPoolExecutor) -> None:
+    global _pool
+    with _pool_lock:
+        if _pool is pool:
+            _pool = None
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _compute_pooled(
+    work: BatchWork, recipe: EnrichmentRecipe | None, catalogue: bytes | None
+) -> BatchResult:
+    """One batch on a pool worker. The ATT&CK catalogue comes pickled with every batch
+    and is read only by a worker building its Enricher (about 70 ms for 700 techniques)."""
+    records = None
+    if recipe is not None and catalogue is not None:
+        with _enrichers_lock:
+            held = _enrichers.get(recipe.home)
+        if held is None or held[0] != recipe:
+            records = pickle.loads(catalogue)  # noqa: S301 - pickled by this program's client
+    return _compute_on_worker(work, recipe, records)
+
+
+@dataclass
+class _PooledPending:
+    executor: LocalPoolExecutor
+    work: BatchWork
+    future: Future[BatchResult]
+    pool: ProcessPoolExecutor
+
+    def result(self) -> BatchResult:
+        try:
+            return self.future.result()
+        except BrokenProcessPool:
+            # A worker died (killed, out of memory): the batches it held are
+            # computed again on a new pool; the ones stored before are kept.
+            _pool_broken(self.pool)
+        pool = _worker_pool()
+        try:
+            return self.executor.start(pool, self.work).result()
+        except BrokenProcessPool:
+            _pool_broken(pool)
+            raise GuetteurError(
+                "the local worker processes died twice computing one batch (out of memory?); "
+                "the batches before it are stored: run the same command again for the rest"
+            ) from None
+
+
+class LocalPoolExecutor(Executor):
+    """This machine: whole batches (embedding and enrichment) on worker processes, one
+    per core, each building its Enricher from `recipe` as a Dask worker does.
+
+    Both cores then share both stages, whichever is the heavier one; a run
+    that only enriches (reindex) uses them all too.
+    """
+
+    def __init__(
+        self, recipe: EnrichmentRecipe | None, catalogue: Sequence[Mapping[str, Any]] = ()
+    ) -> None:
+        self.recipe = recipe
+        sent = recipe is not None and bool(catalogue)
+        self._catalogue = pickle.dumps(list(catalogue)) if sent else None
+        self.lookahead = 2 * local_workers()
+
+    def start(self, pool: ProcessPoolExecutor, work: BatchWork) -> Future[BatchResult]:
+        return pool.submit(_compute_pooled, work, self.recipe, self._catalogue)
+
+    def submit(self, work: BatchWork) -> Pending:
+        pool = _worker_pool()
+        try:
+            future = self.start(pool, work)
+        except BrokenProcessPool:
+            _pool_broken(pool)
+            pool = _worker_pool()
+            future = self.start(pool, work)
+        return _PooledPending(self, work, future, pool)
+
+    def close(self) -> None:
+        """Nothing to release: the workers serve this process's next runs."""
+
+
+# ---------------------------------------------------------------------- Dask
 class _DaskPending:
     def __init__(self, future: Any, where: str) -> None:
         self.future = future
@@ -405,12 +528,16 @@ def open_executor(
 ) -> Executor:
     """The executor named by `--executor`: `local`, `dask` or `dask://host:port`.
 
-    `local_enricher` gives this process's Enricher (or None for none); `recipe`
-    what Dask workers need to build their own. Either is called only when used.
+    `local_enricher` gives this process's Enricher (or None for none), used on a
+    machine with one core; `recipe` what worker processes (the local pool's,
+    Dask's) need to build their own. Either is called only when used.
     """
     chosen = spec.strip()
     if chosen == "local":
-        return LocalExecutor(local_enricher())
+        if local_workers() < 2:
+            return LocalExecutor(local_enricher())
+        made, catalogue = recipe()
+        return LocalPoolExecutor(made, catalogue)
     if chosen == DASK_SCHEME:
         made, catalogue = recipe()
         return DaskExecutor(None, made, catalogue)
