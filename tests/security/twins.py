@@ -12,8 +12,11 @@ command R can run in both, as the operator acting `--as R`, and returns each
 output that differs once timestamps are normalised.
 
 Shared by tests/security/test_noninterference.py (the hypothesis property,
-and fixed twins for the findings of issue 9) and benchmarks/noninterference.py
-(the long run). `Pipeline` memoises only pure stages (sentence embeddings and
+and fixed twins for the findings of issue 9), the same rule over HTTP
+(tests/api/test_api_noninterference.py) and on PostgreSQL
+(tests/store/contract/test_postgres_noninterference.py), all three through
+tests/noninterference_fixtures.py, and benchmarks/noninterference.py (the
+long run). `Pipeline` memoises only pure stages (sentence embeddings and
 spaCy entity spans, per text) and shares one loaded Enricher across every CLI
 call, so an example costs well under a second.
 """
