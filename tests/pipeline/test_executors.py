@@ -29,6 +29,7 @@ from guetteur.pipeline.executors import (
     EnrichmentRecipe,
     LocalExecutor,
     LocalPoolExecutor,
+    LocalStagedExecutor,
     Pending,
     open_executor,
 )
@@ -198,7 +199,11 @@ def test_local_means_a_pool_of_worker_processes_and_an_enricher_here_on_one_core
     enricher = object()
     chosen = open_executor("local", lambda: enricher, lambda: (recipe, []))  # type: ignore[arg-type,return-value]
     if executors.local_workers() > 1:
-        assert isinstance(chosen, LocalPoolExecutor) and chosen.recipe == recipe
+        # The first batch here, the rest on the pool.
+        assert isinstance(chosen, LocalStagedExecutor)
+        here, pool = chosen._make_here(), chosen._make_pool()  # noqa: SLF001
+        assert isinstance(here, LocalExecutor) and here.enricher is enricher
+        assert isinstance(pool, LocalPoolExecutor) and pool.recipe == recipe
     monkeypatch.setattr(executors, "local_workers", lambda: 1)
     chosen = open_executor("local", lambda: enricher, lambda: (recipe, []))  # type: ignore[arg-type,return-value]
     assert isinstance(chosen, LocalExecutor) and chosen.enricher is enricher

@@ -11,7 +11,10 @@ strictly in submission order, at most `lookahead` batches behind. Workers
 never open the store and a result is only data: a worker lost mid-run costs a
 recomputation of its batch, never a lost or doubled write.
 
-- `LocalPoolExecutor`, this machine (`--executor local`): one worker process
+- `LocalStagedExecutor`, this machine (`--executor local`): the first batch
+  runs here (`LocalExecutor`), every later one on `LocalPoolExecutor`, so an
+  ingest of a few files starts no worker.
+- `LocalPoolExecutor`: one worker process
   per core (at most 4) computes whole batches, embedding and enrichment, and
   batches go to whichever worker is free; each worker builds its Enricher from
   the workspace folder as a Dask worker does. Both cores then share both heavy
@@ -63,6 +66,7 @@ __all__ = [
     "Executor",
     "LocalExecutor",
     "LocalPoolExecutor",
+    "LocalStagedExecutor",
     "Pending",
     "compute_batch",
     "enricher_for",
@@ -400,6 +404,36 @@ class LocalPoolExecutor(Executor):
         """Nothing to release: the workers serve this process's next runs."""
 
 
+class LocalStagedExecutor(Executor):
+    """`--executor local` on two cores or more: the first batch in this process
+    (`LocalExecutor`), every later one on the worker pool (`LocalPoolExecutor`).
+
+    A pool worker loads spaCy, the gazetteer and the encoder before its first
+    batch: seconds that an ingest of a few files (one batch) does not repay,
+    and memory (about 670 MB a worker) that it need not take. A larger run
+    starts the pool with its second batch; the first overlaps the pool's start.
+    """
+
+    def __init__(self, here: Callable[[], Executor], pool: Callable[[], Executor]) -> None:
+        self._make_here, self._make_pool = here, pool
+        self._here: Executor | None = None
+        self._pool: Executor | None = None
+        self.lookahead = 2 * local_workers()
+
+    def submit(self, work: BatchWork) -> Pending:
+        if self._here is None:
+            self._here = self._make_here()
+            return self._here.submit(work)
+        if self._pool is None:
+            self._pool = self._make_pool()
+        return self._pool.submit(work)
+
+    def close(self) -> None:
+        for started in (self._here, self._pool):
+            if started is not None:
+                started.close()
+
+
 # ---------------------------------------------------------------------- Dask
 class _DaskPending:
     def __init__(self, future: Any, where: str) -> None:
@@ -536,8 +570,12 @@ def open_executor(
     if chosen == "local":
         if local_workers() < 2:
             return LocalExecutor(local_enricher())
-        made, catalogue = recipe()
-        return LocalPoolExecutor(made, catalogue)
+
+        def pool() -> Executor:
+            made, catalogue = recipe()
+            return LocalPoolExecutor(made, catalogue)
+
+        return LocalStagedExecutor(lambda: LocalExecutor(local_enricher()), pool)
     if chosen == DASK_SCHEME:
         made, catalogue = recipe()
         return DaskExecutor(None, made, catalogue)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from guetteur._text import fold_marks
 from guetteur.enrich.embeddings import embed
 from guetteur.model import Clearance, Marking
-from guetteur.store.base import ChunkHit, Store
+from guetteur.store.base import GROWN_OPENING_CHARS, PASSAGE_CHARS, ChunkHit, Store
 
 __all__ = [
     "RankedPassage",
@@ -41,14 +41,9 @@ RRF_K = 60
 POOL = 50
 SNIPPET_CHARS = 240
 # What of a passage is read for its share of the question's words, its snippet
-# and (products/ask.py) its sentences: all of an ordinary passage, which is at
-# most PASSAGE_CHARS long (pipeline/chunking.py's MAX_CHARS); of a grown
-# passage of a huge document (tens of kilobytes), the opening that a passage
-# is sized to hold (chunking's TARGET_CHARS; ordinary passages average about
-# as much), so that it costs a search or a question what an ordinary passage
-# does, not twice that.
-PASSAGE_CHARS = 1_200
-GROWN_OPENING_CHARS = 700
+# and (products/ask.py) its sentences: all of an ordinary passage, the opening
+# of a grown one (PASSAGE_CHARS and GROWN_OPENING_CHARS, from store/base.py,
+# where ranked reads already return only that opening).
 
 # Words that carry no retrieval signal in either language; kept short on purpose.
 STOPWORDS = frozenset(

@@ -37,6 +37,8 @@ from guetteur.model import (
 from guetteur.security.audit import AuditRow, ChainHead
 
 __all__ = [
+    "GROWN_OPENING_CHARS",
+    "PASSAGE_CHARS",
     "BBox",
     "ChunkHit",
     "DocumentMention",
@@ -173,9 +175,23 @@ class EventRow:
     detail: Mapping[str, str]
 
 
+# A passage is at most PASSAGE_CHARS long (pipeline/chunking.py's MAX_CHARS),
+# but for the grown passages of a huge document (tens of kilobytes each). Of
+# those, ranked reads return the opening that a passage is sized to hold
+# (chunking's TARGET_CHARS; ordinary passages average about as much): search
+# and questions read no more, and a search then costs what it does without
+# them rather than loading megabytes of text.
+PASSAGE_CHARS = 1_200
+GROWN_OPENING_CHARS = 700
+
+
 @dataclass(frozen=True)
 class ChunkHit:
-    """A chunk returned by a ranked read, with its document's display fields."""
+    """A chunk returned by a ranked read, with its document's display fields.
+
+    `text` is the passage's text; from the ranked reads (search_text,
+    search_vector), a grown passage's opening only (see PASSAGE_CHARS).
+    """
 
     chunk_id: int
     doc_id: str

@@ -46,7 +46,13 @@ from guetteur.security.audit import (
     TraceIndex,
     verify_chain,
 )
-from guetteur.store.base import ChunkHit, NewDocument, Vector
+from guetteur.store.base import (
+    GROWN_OPENING_CHARS,
+    PASSAGE_CHARS,
+    ChunkHit,
+    NewDocument,
+    Vector,
+)
 from guetteur.store.postgres._dialect import Connection
 from guetteur.store.postgres.fulltext import passage_terms, rank_passages
 from guetteur.store.postgres.schema import migrate, vector_index_sql
@@ -207,6 +213,12 @@ class PostgresStore(SQLiteStore):
     _PG_HIT_COLUMNS = (
         'c.id, d.id, d.title, d.marking_id, d.grade, d.source, d.language, c.text, c.start, c."end"'
     )
+    # Ranked reads: a grown passage's opening, as on SQLite.
+    _RANKED_HIT_COLUMNS = _PG_HIT_COLUMNS.replace(
+        "c.text",
+        f'CASE WHEN c."end" - c.start > {PASSAGE_CHARS} '
+        f"THEN substr(c.text, 1, {GROWN_OPENING_CHARS}) ELSE c.text END",
+    )
 
     def search_text(self, query: str, clearance: Clearance, limit: int) -> list[ChunkHit]:
         """BM25 from the statistics of readable passages only (postgres/fulltext.py)."""
@@ -214,7 +226,7 @@ class PostgresStore(SQLiteStore):
         if not ranked:
             return []
         rows = self._pg.execute(
-            f"SELECT {self._PG_HIT_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
+            f"SELECT {self._RANKED_HIT_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
             "WHERE c.id = ANY(%s)",
             ([passage.chunk_id for passage in ranked],),
         ).fetchall()
@@ -250,7 +262,7 @@ class PostgresStore(SQLiteStore):
             for m in readable
         )
         query = (
-            f"SELECT {self._PG_HIT_COLUMNS}, 1.0 - x.distance FROM ({branches}) x "
+            f"SELECT {self._RANKED_HIT_COLUMNS}, 1.0 - x.distance FROM ({branches}) x "
             "JOIN chunks c ON c.id = x.id JOIN documents d ON d.id = c.doc_id "
             "ORDER BY x.distance, d.id, c.start LIMIT %(k)s"
         )
@@ -263,7 +275,7 @@ class PostgresStore(SQLiteStore):
     def _exact_vector_rows(self, readable: list[int], params: dict[str, Any]) -> list[Any]:
         # "+ 0" keeps the planner off the HNSW indexes: every readable passage is ranked.
         rows: list[Any] = self._pg.execute(
-            f"SELECT {self._PG_HIT_COLUMNS}, 1.0 - (c.embedding <=> %(v)b) "
+            f"SELECT {self._RANKED_HIT_COLUMNS}, 1.0 - (c.embedding <=> %(v)b) "
             "FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.marking_id = ANY(%(m)s) "
             "ORDER BY (c.embedding <=> %(v)b) + 0, d.id, c.start LIMIT %(k)s",
             {**params, "m": readable},

@@ -45,6 +45,8 @@ from guetteur.security.audit import (
 )
 from guetteur.security.markings import parse_marking
 from guetteur.store.base import (
+    GROWN_OPENING_CHARS,
+    PASSAGE_CHARS,
     ChunkHit,
     DocumentStats,
     NewDocument,
@@ -678,6 +680,12 @@ class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore, JobS
     _HIT_COLUMNS = (
         "c.id, d.id, d.title, d.marking_id, d.grade, d.source, d.language, c.text, c.start, c.end"
     )
+    # Ranked reads: a grown passage's opening, not its tens of kilobytes.
+    _RANKED_HIT_COLUMNS = _HIT_COLUMNS.replace(
+        "c.text",
+        f"CASE WHEN c.end - c.start > {PASSAGE_CHARS} "
+        f"THEN substr(c.text, 1, {GROWN_OPENING_CHARS}) ELSE c.text END",
+    )
 
     def _hits(self, rows: Sequence[Sequence[Any]]) -> list[ChunkHit]:
         return [
@@ -705,7 +713,7 @@ class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore, JobS
         """
         ranked = rank_passages(self._db, query, self.readable_marking_ids(clearance), limit)
         rows = self._db.execute(
-            f"SELECT {self._HIT_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
+            f"SELECT {self._RANKED_HIT_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
             "WHERE c.id IN (SELECT value FROM json_each(?))",
             (json.dumps([passage.chunk_id for passage in ranked]),),
         ).fetchall()
@@ -771,7 +779,7 @@ class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore, JobS
                 (query, json.dumps(list(candidates)), readable, limit),
             ).fetchall()
         rows = self._db.execute(
-            f"SELECT {self._HIT_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
+            f"SELECT {self._RANKED_HIT_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
             "WHERE c.id IN (SELECT value FROM json_each(?))",
             (json.dumps([chunk_id for chunk_id, _ in ranked]),),
         ).fetchall()
