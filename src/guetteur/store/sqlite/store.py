@@ -681,11 +681,24 @@ class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore, JobS
         "c.id, d.id, d.title, d.marking_id, d.grade, d.source, d.language, c.text, c.start, c.end"
     )
     # Ranked reads: a grown passage's opening, not its tens of kilobytes.
-    _RANKED_HIT_COLUMNS = _HIT_COLUMNS.replace(
-        "c.text",
-        f"CASE WHEN c.end - c.start > {PASSAGE_CHARS} "
-        f"THEN substr(c.text, 1, {GROWN_OPENING_CHARS}) ELSE c.text END",
+    _RANKED_HITS = (
+        "SELECT "
+        + _HIT_COLUMNS.replace(
+            "c.text",
+            f"CASE WHEN c.end - c.start > {PASSAGE_CHARS} "
+            f"THEN substr(c.text, 1, {GROWN_OPENING_CHARS}) ELSE c.text END",
+        )
+        + " FROM chunks c JOIN documents d ON d.id = c.doc_id "
+        "WHERE c.id IN (SELECT value FROM json_each(?))"
     )
+
+    def _ranked_hits(self, ranked: Sequence[tuple[int, float]]) -> list[ChunkHit]:
+        """Hits for (chunk id, score) pairs, in that order."""
+        rows = self._db.execute(
+            self._RANKED_HITS, (json.dumps([chunk_id for chunk_id, _ in ranked]),)
+        ).fetchall()
+        by_id = {row[0]: row for row in rows}
+        return self._hits([(*by_id[chunk_id], score) for chunk_id, score in ranked])
 
     def _hits(self, rows: Sequence[Sequence[Any]]) -> list[ChunkHit]:
         return [
@@ -712,13 +725,7 @@ class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore, JobS
         by OR), not raw user text.
         """
         ranked = rank_passages(self._db, query, self.readable_marking_ids(clearance), limit)
-        rows = self._db.execute(
-            f"SELECT {self._RANKED_HIT_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
-            "WHERE c.id IN (SELECT value FROM json_each(?))",
-            (json.dumps([passage.chunk_id for passage in ranked]),),
-        ).fetchall()
-        by_id = {row[0]: row for row in rows}
-        return self._hits([(*by_id[p.chunk_id], p.score) for p in ranked])
+        return self._ranked_hits([(p.chunk_id, p.score) for p in ranked])
 
     def search_vector(self, vector: Vector, clearance: Clearance, limit: int) -> list[ChunkHit]:
         """Cosine similarity over readable passages, filtered before ranking.
@@ -778,13 +785,7 @@ class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore, JobS
                 "ORDER BY score DESC, c.doc_id, c.start LIMIT ?",
                 (query, json.dumps(list(candidates)), readable, limit),
             ).fetchall()
-        rows = self._db.execute(
-            f"SELECT {self._RANKED_HIT_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
-            "WHERE c.id IN (SELECT value FROM json_each(?))",
-            (json.dumps([chunk_id for chunk_id, _ in ranked]),),
-        ).fetchall()
-        by_id = {row[0]: row for row in rows}
-        return self._hits([(*by_id[chunk_id], score) for chunk_id, score in ranked])
+        return self._ranked_hits(ranked)
 
     def chunks_after(
         self, chunk_id: int, clearance: Clearance, doc_ids: Sequence[str] | None = None
