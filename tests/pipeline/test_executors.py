@@ -209,6 +209,26 @@ def test_local_means_a_pool_of_worker_processes_and_an_enricher_here_on_one_core
     assert isinstance(chosen, LocalExecutor) and chosen.enricher is enricher
 
 
+def assert_stored_once(
+    report: ingest_module.IngestReport, run: Workspace, local: Workspace
+) -> None:
+    """A run that lost a worker stored what a local run stores: every document once,
+    the duplicate reported, and each document's write audited once."""
+    assert (report.ingested, report.duplicates, report.raised, report.failed) == (10, 1, 0, [])
+    assert len(report.doc_ids) == len(set(report.doc_ids)) + 1  # the duplicate's id, twice
+    assert held(run) == held(local)
+    # The chain is intact (this raises otherwise) and records each document's write once.
+    assert run.verify_audit()[0] > 0
+    written = [
+        doc_id
+        for row in run.store.audit_rows()
+        if row.action == "ingest.batch"
+        for doc_id in row.detail["doc_ids"]
+    ]
+    ops = run.user()
+    assert sorted(written) == sorted(d.id for d in run.store.iter_documents(ops.clearance))
+
+
 class KillingPool(LocalPoolExecutor):
     """Kills a worker process of the pool once the first batch's result is back."""
 
@@ -246,18 +266,7 @@ def test_a_pool_worker_killed_mid_run_loses_nothing_and_doubles_nothing(
         options = ingest_module.IngestOptions(source="s", actor="ops")
         report = ingest_module.ingest_paths(pooled.store, [corpus], options, executor=executor)
         assert executor.killed  # a worker died with batches in flight
-    assert (report.ingested, report.duplicates, report.raised, report.failed) == (10, 1, 0, [])
-    assert len(report.doc_ids) == len(set(report.doc_ids)) + 1  # the duplicate's id, twice
-    assert held(pooled) == held(local)
-    assert pooled.verify_audit()[0] > 0
-    written = [
-        doc_id
-        for row in pooled.store.audit_rows()
-        if row.action == "ingest.batch"
-        for doc_id in row.detail["doc_ids"]
-    ]
-    ops = pooled.user()
-    assert sorted(written) == sorted(d.id for d in pooled.store.iter_documents(ops.clearance))
+    assert_stored_once(report, pooled, local)
     local.close()
     pooled.close()
 
@@ -316,19 +325,7 @@ def test_a_worker_killed_mid_run_loses_nothing_and_doubles_nothing(
         )
         report = ingest_module.ingest_paths(on_dask.store, [corpus], options, executor=executor)
         assert executor.killed  # a worker died holding a batch in flight
-    assert (report.ingested, report.duplicates, report.raised, report.failed) == (10, 1, 0, [])
-    assert len(report.doc_ids) == len(set(report.doc_ids)) + 1  # the duplicate's id, twice
-    assert held(on_dask) == held(local)
-    # The chain is intact (this raises otherwise) and records each document's write once.
-    assert on_dask.verify_audit()[0] > 0
-    written = [
-        doc_id
-        for row in on_dask.store.audit_rows()
-        if row.action == "ingest.batch"
-        for doc_id in row.detail["doc_ids"]
-    ]
-    ops = on_dask.user()
-    assert sorted(written) == sorted(d.id for d in on_dask.store.iter_documents(ops.clearance))
+    assert_stored_once(report, on_dask, local)
     local.close()
     on_dask.close()
 

@@ -34,9 +34,13 @@ in SQL. Titles do not count in the length. Otherwise the formula is FTS5's
 close to what `bm25()` gave. Ties are broken by document id, then offset:
 readable data, never a row id that hidden rows could shift.
 
-Counts of every marking are read, then kept only where the passage is
-readable: what the reader sees is computed from readable passages alone
-(the time it takes is not; see README, "One large document").
+N, the total length and df are sums over the readable markings of counts
+kept per marking (schema 15: `marking_passages`, `term_passages`), so no
+query counts passages to learn them. `score_passages` then reads phrases
+rarest first and stops reading the common ones in full once they can no
+longer change the cut (MaxScore); the result is the exhaustive ranking's.
+What the reader sees is computed from readable passages alone (the time it
+takes is not; see README, "Search at scale" and "One large document").
 """
 
 from __future__ import annotations
