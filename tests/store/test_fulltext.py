@@ -28,6 +28,7 @@ from guetteur.search import fts_query
 from guetteur.security.markings import may_read, parse_clearance, parse_marking
 from guetteur.store import NewDocument
 from guetteur.store.sqlite import SQLiteStore
+from guetteur.store.sqlite import fulltext
 from guetteur.store.sqlite.fulltext import (
     COLUMN_WEIGHTS,
     IDF_FLOOR,
@@ -37,6 +38,7 @@ from guetteur.store.sqlite.fulltext import (
     phrase_tokens,
     rank_passages,
 )
+from guetteur.store.sqlite.postings import POSTING
 from guetteur.store.sqlite.schema import MIGRATIONS, _statements
 
 LUX_NR = parse_clearance("NATO RESTRICTED", "LUX")
@@ -225,7 +227,8 @@ def test_a_workspace_counted_without_pairs_is_counted_again_when_opened(tmp_path
     store.add_documents(items)
     passages = [p for item in items for p in passages_of(item)]
     # What schema 9 held: words only, marked as counted.
-    store._db.execute("DELETE FROM passage_terms WHERE term LIKE '% %'")
+    for table in ("passage_terms", "term_blocks"):
+        store._db.execute(f"DELETE FROM {table} WHERE term LIKE '% %'")
     assert ranking(store, "au-dessus", FRA_NS, 50) == []
     (pairs,) = [m for m in MIGRATIONS if "DELETE FROM passage_terms" in m]
     for statement in _statements(pairs):
@@ -277,9 +280,13 @@ def test_random_corpora_rank_as_the_reference(
         store.add_documents(items)
         passages = [p for item in items for p in passages_of(item)]
         for clearance in (LUX_NR, FRA_NS):
-            assert ranking(store, query, clearance, limit) == reference(
-                passages, query, clearance, limit
-            )
+            expected = reference(passages, query, clearance, limit)
+            assert ranking(store, query, clearance, limit) == expected
+            # Words needed once pruning starts looked up passage by passage
+            # rather than read whole: the same ranking.
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(fulltext, "_LOOKUP", 0.0)
+                assert ranking(store, query, clearance, limit) == expected
     finally:
         store.close()
 
@@ -302,7 +309,54 @@ def counted_statistics(store: SQLiteStore) -> tuple[set[tuple[Any, ...]], set[tu
         ).fetchall()
     )
     assert kept_markings == counted_markings
+    assert packed_postings(store) == recounted_postings(store)
     return kept, counted
+
+
+def packed_postings(store: SQLiteStore) -> dict[tuple[str, int], list[tuple[int, int, int]]]:
+    """term_blocks as (term, marking id) -> [(passage, weighted frequency, length)]."""
+    packed: dict[tuple[str, int], list[tuple[int, int, int]]] = {}
+    for term, marking_id, first, last, postings, data in store._db.execute(
+        "SELECT term, marking_id, first, last, postings, data FROM term_blocks"
+    ):
+        rows = [tuple(int(v) for v in row) for row in np.frombuffer(data, dtype=POSTING)]
+        assert len(rows) == postings and (rows[0][0], rows[-1][0]) == (first, last)
+        assert [row[0] for row in rows] == sorted({row[0] for row in rows})
+        packed.setdefault((term, marking_id), []).extend(rows)
+    return {key: sorted(rows) for key, rows in packed.items()}
+
+
+def recounted_postings(store: SQLiteStore) -> dict[tuple[str, int], list[tuple[int, int, int]]]:
+    recounted: dict[tuple[str, int], dict[int, list[int]]] = {}
+    for term, chunk_id, col, tf, marking_id, length in store._db.execute(
+        "SELECT t.term, t.chunk_id, t.col, t.tf, c.marking_id, c.end - c.start "
+        "FROM passage_terms t JOIN chunks c ON c.id = t.chunk_id"
+    ):
+        weight = COLUMN_WEIGHTS["title" if col == 0 else "text"]
+        entry = recounted.setdefault((term, marking_id), {}).setdefault(chunk_id, [0, length])
+        entry[0] += int(weight) * tf
+    return {
+        key: sorted((chunk_id, f, n) for chunk_id, (f, n) in rows.items())
+        for key, rows in recounted.items()
+    }
+
+
+def test_a_word_written_one_document_at_a_time_keeps_few_blocks(tmp_path: Path) -> None:
+    # 100 writes of one document each: blocks merge as a binary counter does, so
+    # "fuel" of one marking sits in at most log2(100) + 1 blocks, not 100.
+    store = SQLiteStore(tmp_path / "g.db")
+    for n in range(100):
+        store.add_documents(
+            [new_document(f"f{n:03d}", "", [f"Fuel at depot {n}."], "NATO RESTRICTED")]
+        )
+    (blocks,) = store._db.execute("SELECT COUNT(*) FROM term_blocks WHERE term = 'fuel'").fetchone()
+    assert 1 <= blocks <= 7
+    for doc_id in ("f000", "f050", "f099"):
+        store.withdraw_document(doc_id)
+    assert packed_postings(store) == recounted_postings(store)
+    got = ranking(store, "fuel depot", FRA_NS, 200)
+    assert len(got) == 97 and {"f000", "f050", "f099"}.isdisjoint(d for d, _, _ in got)
+    store.close()
 
 
 def test_statistics_follow_every_write_remark_and_withdrawal(tmp_path: Path) -> None:
@@ -353,11 +407,15 @@ def test_common_words_are_looked_up_only_where_they_can_change_the_cut(tmp_path:
     passages = [p for item in items for p in passages_of(item)]
     statements: list[str] = []
     store._db.set_trace_callback(statements.append)
-    for clearance in (LUX_NR, FRA_NS):
-        for limit in (1, 3, 4):
-            got = ranking(store, "fuel convoy Narva", clearance, limit)
-            assert got == reference(passages, "fuel convoy Narva", clearance, limit)
-            assert {d for d, _, _ in got} <= {f"c{n:03d}" for n in range(0, 400, 25)}
+    # At this size reading "fuel" whole costs less than 16 lookups: cost lookups
+    # as a million-passage store would.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fulltext, "_BLOCK", 1.0)
+        for clearance in (LUX_NR, FRA_NS):
+            for limit in (1, 3, 4):
+                got = ranking(store, "fuel convoy Narva", clearance, limit)
+                assert got == reference(passages, "fuel convoy Narva", clearance, limit)
+                assert {d for d, _, _ in got} <= {f"c{n:03d}" for n in range(0, 400, 25)}
     store._db.set_trace_callback(None)
     assert any("chunk_id IN" in s and "FROM passage_terms" in s for s in statements)
     store.close()

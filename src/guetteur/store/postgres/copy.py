@@ -73,6 +73,7 @@ _SQLITE_ONLY = (
     "passage_bits",
     "passage_spans",
     "term_passages",
+    "term_blocks",
     "marking_passages",
     "chunks_fts",
     "sqlite_sequence",

@@ -192,6 +192,9 @@ class PostgresStore(SQLiteStore):
                 added.append(doc.id)
         return added
 
+    def _remark_postings(self, doc_id: str, marking_id: int) -> None:
+        """Nothing to move: passage_terms rows follow their passage's marking by trigger."""
+
     def _delete_document(self, doc_id: str) -> None:
         self._db.execute("DELETE FROM watch_hits WHERE doc_id = ?", (doc_id,))
         self._db.execute(

@@ -52,15 +52,19 @@ import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from guetteur._text import fold_marks
+from guetteur.store.sqlite import postings
 
 __all__ = [
+    "PhrasePostings",
     "Postings",
+    "PostingsSource",
+    "SQLiteSource",
     "ScoredPassage",
     "parse_phrases",
     "passage_term_rows",
@@ -223,80 +227,106 @@ def _frequencies(counts_and_columns: npt.NDArray[np.int64]) -> npt.NDArray[np.fl
     return frequencies
 
 
-@dataclass(frozen=True)
-class _Read:
-    """A phrase's readable postings, with each passage's length in characters."""
+# term_blocks keeps frequencies as integers: the column weights must be whole.
+assert tuple(COLUMN_WEIGHTS[column] for column in _COLUMNS) == postings.COLUMN_WEIGHTS
 
-    postings: Postings
+
+@dataclass(frozen=True)
+class PhrasePostings:
+    """A phrase's readable postings: passages (each once, in any order), their
+    weighted frequencies, and their lengths in characters (empty for a lookup,
+    whose passages are candidates already, lengths known)."""
+
+    chunk_ids: npt.NDArray[np.int64]
+    frequencies: npt.NDArray[np.float64]
     lengths: npt.NDArray[np.float64]
 
 
-def _readable_counted(db: Any, tokens: Sequence[str], markings: str) -> _Read:
-    """Every readable passage holding a phrase of one or two tokens (passage_terms)."""
-    ids, counted, lengths = db.execute(
-        "SELECT group_concat(t.chunk_id), group_concat(t.tf * 2 + t.col), "
-        "group_concat(s.length) FROM passage_terms t "
-        "CROSS JOIN passage_spans s ON s.chunk_id = t.chunk_id "
-        "WHERE t.term = ? AND s.marking_id IN (SELECT value FROM json_each(?))",
-        (_PAIR.join(tokens), markings),
-    ).fetchone()
-    chunk_ids = _integers(ids)
-    postings = _postings(chunk_ids, _frequencies(_integers(counted)))
-    # Rows come in chunk id order (the key), a passage's title row beside its text row.
-    firsts = np.flatnonzero(np.diff(chunk_ids, prepend=-1) != 0)
-    return _Read(postings, _integers(lengths)[firsts].astype(np.float64))
+class PostingsSource(Protocol):
+    """What ranking reads from a store, for the readable markings only (each
+    store answers from its own tables; `score_passages` does the rest)."""
+
+    def totals(self) -> tuple[int, int]:
+        """The readable passages, and their total length in characters."""
+
+    def largest_id(self) -> int:
+        """The largest passage id of any marking (only sizes arrays: ranking reads
+        nothing else of hidden passages)."""
+
+    def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
+        """How many readable passages hold each term (a word or a pair of words)."""
+
+    def whole(self, term: str) -> PhrasePostings:
+        """Every readable passage holding a term."""
+
+    def looked_up(self, term: str, chunk_ids: npt.NDArray[np.int64]) -> PhrasePostings:
+        """A term in the given (readable) passages only."""
+
+    def long_phrase(self, tokens: tuple[str, ...]) -> PhrasePostings:
+        """Every readable passage holding a phrase of three tokens or more."""
 
 
-def _readable_of(db: Any, postings: Postings, markings: str) -> _Read:
-    """The readable part of `postings` (of any marking), with lengths."""
-    rows = db.execute(
-        "SELECT chunk_id, length FROM passage_spans "
-        "WHERE chunk_id IN (SELECT value FROM json_each(?)) "
-        "AND marking_id IN (SELECT value FROM json_each(?)) ORDER BY chunk_id",
-        (json.dumps(postings.chunk_ids.tolist()), markings),
-    ).fetchall()
-    ids = np.array([row[0] for row in rows], dtype=np.int64)
-    kept = np.isin(postings.chunk_ids, ids)
-    return _Read(
-        Postings(postings.chunk_ids[kept], postings.frequencies[kept]),
-        np.array([row[1] for row in rows], dtype=np.float64),
-    )
+class SQLiteSource:
+    """Postings from an SQLite store: packed blocks, per-passage rows, FTS5 positions."""
 
+    def __init__(self, db: Any, readable_marking_ids: Sequence[int]) -> None:
+        self.db = db
+        self.markings = json.dumps(sorted(set(readable_marking_ids)))
 
-def _every_marking(db: Any, tokens: Sequence[str]) -> Postings:
-    """A phrase of one or two tokens, in the passages of every marking."""
-    ids, counted = db.execute(
-        "SELECT group_concat(chunk_id), group_concat(tf * 2 + col) "
-        "FROM passage_terms WHERE term = ?",
-        (_PAIR.join(tokens),),
-    ).fetchone()
-    return _postings(_integers(ids), _frequencies(_integers(counted)))
+    def totals(self) -> tuple[int, int]:
+        count, total_length = self.db.execute(
+            "SELECT COALESCE(SUM(passages), 0), COALESCE(SUM(length), 0) "
+            "FROM marking_passages WHERE marking_id IN (SELECT value FROM json_each(?))",
+            (self.markings,),
+        ).fetchone()
+        return int(count), int(total_length)
 
+    def largest_id(self) -> int:
+        return int(
+            self.db.execute("SELECT COALESCE(MAX(chunk_id), 0) FROM passage_spans").fetchone()[0]
+        )
 
-def _looked_up(db: Any, tokens: Sequence[str], chunk_ids: npt.NDArray[np.int64]) -> Postings:
-    """A phrase of one or two tokens in the given (readable) passages only."""
-    ids, counted = db.execute(
-        "SELECT group_concat(chunk_id), group_concat(tf * 2 + col) FROM passage_terms "
-        "WHERE term = ? AND chunk_id IN (SELECT value FROM json_each(?))",
-        (_PAIR.join(tokens), json.dumps(chunk_ids.tolist())),
-    ).fetchone()
-    return _postings(_integers(ids), _frequencies(_integers(counted)))
+    def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
+        rows = self.db.execute(
+            "SELECT term, SUM(passages) FROM term_passages "
+            "WHERE term IN (SELECT value FROM json_each(?)) "
+            "AND marking_id IN (SELECT value FROM json_each(?)) GROUP BY term",
+            (json.dumps(sorted(set(terms))), self.markings),
+        ).fetchall()
+        return {term: int(n) for term, n in rows}
 
+    def whole(self, term: str) -> PhrasePostings:
+        found = postings.read(self.db, term, self.markings)
+        return PhrasePostings(
+            found["chunk_id"],
+            found["frequency"].astype(np.float64),
+            found["length"].astype(np.float64),
+        )
 
-def _document_frequencies(
-    db: Any, phrases: Sequence[tuple[str, ...]], markings: str
-) -> tuple[dict[tuple[str, ...], int], dict[tuple[str, ...], int]]:
-    """How many readable passages hold each phrase of one or two tokens, and how
-    many of any marking (which only decides how its postings are read)."""
-    terms = {_PAIR.join(tokens): tokens for tokens in phrases}
-    rows = db.execute(
-        "SELECT term, SUM(CASE WHEN marking_id IN (SELECT value FROM json_each(?)) "
-        "THEN passages ELSE 0 END), SUM(passages) FROM term_passages "
-        "WHERE term IN (SELECT value FROM json_each(?)) GROUP BY term",
-        (markings, json.dumps(sorted(terms))),
-    ).fetchall()
-    readable = {terms[term]: int(n) for term, n, _ in rows if n > 0}
-    return readable, {terms[term]: int(n) for term, _, n in rows}
+    def looked_up(self, term: str, chunk_ids: npt.NDArray[np.int64]) -> PhrasePostings:
+        ids, counted = self.db.execute(
+            "SELECT group_concat(chunk_id), group_concat(tf * 2 + col) FROM passage_terms "
+            "WHERE term = ? AND chunk_id IN (SELECT value FROM json_each(?))",
+            (term, json.dumps(chunk_ids.tolist())),
+        ).fetchone()
+        found = _postings(_integers(ids), _frequencies(_integers(counted)))
+        return PhrasePostings(found.chunk_ids, found.frequencies, np.zeros(0))
+
+    def long_phrase(self, tokens: tuple[str, ...]) -> PhrasePostings:
+        found = _positional_postings(self.db, tokens)
+        rows = self.db.execute(
+            "SELECT chunk_id, length FROM passage_spans "
+            "WHERE chunk_id IN (SELECT value FROM json_each(?)) "
+            "AND marking_id IN (SELECT value FROM json_each(?)) ORDER BY chunk_id",
+            (json.dumps(found.chunk_ids.tolist()), self.markings),
+        ).fetchall()
+        ids = np.array([row[0] for row in rows], dtype=np.int64)
+        kept = np.isin(found.chunk_ids, ids)
+        return PhrasePostings(
+            found.chunk_ids[kept],
+            found.frequencies[kept],
+            np.array([row[1] for row in rows], dtype=np.float64),
+        )
 
 
 def _idf(count: int, held: int) -> float:
@@ -312,108 +342,71 @@ def _gains(
     return gains
 
 
-def _places(
-    chunk_ids: npt.NDArray[np.int64], wanted: npt.NDArray[np.int64]
-) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
-    """Where each of `wanted` sits in the ascending `chunk_ids`, and which are there."""
-    places = np.searchsorted(chunk_ids, wanted)
-    inside = places < len(chunk_ids)
-    inside[inside] = chunk_ids[places[inside]] == wanted[inside]
-    return places, inside
-
-
-# What reading costs, in microseconds per row (a warm 260,000-passage store):
-# a posting of any marking as one string per phrase; a posting joined with its
-# passage's marking and length; a readable passage's id and length, all of them
-# at once; a posting looked up by passage (one index seek each).
-_PLAIN, _JOINED, _READABLE, _LOOKUP = 0.25, 1.0, 0.32, 5.0
-
-
-class _Postings:
-    """How one query reads postings: whichever way costs least, same rows.
-
-    Each phrase's postings are joined with passage_spans (the marking and
-    length of each passage) until that has cost more than reading every
-    readable passage's id and length at once (at once for a narrow reader or
-    a small workspace); from then on, postings of every marking are matched
-    against those. A phrase needed for a few passages only is looked
-    up in those. Every way yields the same postings: only the time differs.
-    """
-
-    def __init__(self, db: Any, markings: str, count: int) -> None:
-        self.db, self.markings, self.count = db, markings, count
-        self.readable: tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None = None
-        self.joined = 0  # postings read through the join so far
-
-    def every(self, tokens: Sequence[str], held: int) -> _Read:
-        """Every readable passage holding a phrase of one or two tokens; `held`,
-        the passages of any marking that hold it."""
-        if self.readable is None:
-            if (self.joined + held) * (_JOINED - _PLAIN) <= self.count * _READABLE:
-                self.joined += held
-                return _readable_counted(self.db, tokens, self.markings)
-            ids, lengths = self.db.execute(
-                "SELECT group_concat(chunk_id), group_concat(length) FROM passage_spans "
-                "WHERE marking_id IN (SELECT value FROM json_each(?))",
-                (self.markings,),
-            ).fetchone()
-            chunk_ids = _integers(ids)
-            order = np.argsort(chunk_ids)
-            self.readable = chunk_ids[order], _integers(lengths)[order].astype(np.float64)
-        chunk_ids, lengths = self.readable
-        postings = self.within(tokens, chunk_ids, held)
-        places, inside = _places(chunk_ids, postings.chunk_ids)
-        kept = Postings(postings.chunk_ids[inside], postings.frequencies[inside])
-        return _Read(kept, lengths[places[inside]])
-
-    def within(
-        self, tokens: Sequence[str], chunk_ids: npt.NDArray[np.int64], held: int
-    ) -> Postings:
-        """A phrase of one or two tokens, in (at least) the passages `chunk_ids`;
-        `held`, the passages of any marking that hold it."""
-        if len(chunk_ids) * _LOOKUP < held * _PLAIN:
-            return _looked_up(self.db, tokens, chunk_ids)
-        return _every_marking(self.db, tokens)
+# What reading costs, in microseconds (a warm million-passage store): a
+# readable posting read from term_blocks, and a posting looked up by passage in
+# passage_terms (one index seek each). A phrase needed for a few candidates only
+# is looked up in those; otherwise its readable blocks are read whole. Both
+# give the same postings: only the time differs.
+_BLOCK, _LOOKUP = 0.02, 5.0
 
 
 class _Candidates:
     """Readable passages holding a phrase read so far, their lengths, and a lower
-    bound of their scores (the gains of the phrases read)."""
+    bound of their scores (the gains of the phrases read). Kept in arrays
+    indexed by passage id, so adding a phrase's postings costs those postings
+    (no sort, no merge); the arrays grow with the largest id seen."""
 
-    def __init__(self) -> None:
-        self.chunk_ids = np.zeros(0, dtype=np.int64)
-        self.lengths = np.zeros(0)
-        self.partial = np.zeros(0)
+    def __init__(self, largest_id: int) -> None:
+        self.held = np.zeros(largest_id + 1, dtype=np.bool_)
+        self.lengths = np.zeros(largest_id + 1)
+        self.partial = np.zeros(largest_id + 1)
 
-    def add(self, read: _Read, idf: float, weight: int, average_length: float) -> None:
-        merged = np.concatenate((self.chunk_ids, read.postings.chunk_ids))
-        merged.sort()
-        merged = merged[np.diff(merged, prepend=-1) != 0]
-        lengths, partial = np.zeros(len(merged)), np.zeros(len(merged))
-        old = np.searchsorted(merged, self.chunk_ids)
-        lengths[old], partial[old] = self.lengths, self.partial
-        new = np.searchsorted(merged, read.postings.chunk_ids)
-        lengths[new] = read.lengths
+    def _reach(self, chunk_ids: npt.NDArray[np.int64]) -> None:
+        # Passages written since the largest id was read.
+        if len(chunk_ids) == 0 or int(chunk_ids.max()) < len(self.held):
+            return
+        size = max(int(chunk_ids.max()) + 1, 2 * len(self.held))
+        for name in ("held", "lengths", "partial"):
+            old = getattr(self, name)
+            grown = np.zeros(size, dtype=old.dtype)
+            grown[: len(old)] = old
+            setattr(self, name, grown)
+
+    def ids(self) -> npt.NDArray[np.int64]:
+        return np.flatnonzero(self.held)
+
+    def where(self, read: PhrasePostings) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+        """The passages of `read` that are candidates, and where they sit in it."""
+        inside = read.chunk_ids < len(self.held)
+        inside[inside] = self.held[read.chunk_ids[inside]]
+        return read.chunk_ids[inside], inside
+
+    def add(self, read: PhrasePostings, idf: float, weight: int, average_length: float) -> None:
+        self._reach(read.chunk_ids)
+        ids = read.chunk_ids  # each passage once: fancy-indexed += adds once
+        self.held[ids] = True
+        self.lengths[ids] = read.lengths
         norms = K1 * (1.0 - B + B * read.lengths / average_length)
-        partial[new] += weight * _gains(idf, read.postings.frequencies, norms)
-        self.chunk_ids, self.lengths, self.partial = merged, lengths, partial
+        self.partial[ids] += weight * _gains(idf, read.frequencies, norms)
 
-    def raise_by(self, postings: Postings, idf: float, weight: int, average_length: float) -> None:
+    def raise_by(
+        self, read: PhrasePostings, idf: float, weight: int, average_length: float
+    ) -> None:
         """Add a phrase's gains to the candidates that hold it (and no others)."""
-        places, inside = _places(self.chunk_ids, postings.chunk_ids)
-        places = places[inside]
-        norms = K1 * (1.0 - B + B * self.lengths[places] / average_length)
-        self.partial[places] += weight * _gains(idf, postings.frequencies[inside], norms)
+        ids, inside = self.where(read)
+        norms = K1 * (1.0 - B + B * self.lengths[ids] / average_length)
+        self.partial[ids] += weight * _gains(idf, read.frequencies[inside], norms)
 
-    def keep(self, kept: npt.NDArray[np.bool_]) -> None:
-        self.chunk_ids = self.chunk_ids[kept]
-        self.lengths, self.partial = self.lengths[kept], self.partial[kept]
+    def drop(self, ids: npt.NDArray[np.int64]) -> None:
+        self.held[ids] = False
 
-    def cut(self, limit: int) -> float | None:
-        """The `limit`-th best lower bound, if there are that many candidates."""
-        if len(self.partial) < limit:
+    def cut(self, ids: npt.NDArray[np.int64], limit: int) -> float | None:
+        """The `limit`-th best lower bound among `ids` (the candidates), if there are
+        that many."""
+        if len(ids) < limit:
             return None
-        return float(np.partition(self.partial, len(self.partial) - limit)[-limit])
+        partial = self.partial[ids]
+        return float(np.partition(partial, len(partial) - limit)[-limit])
 
 
 # Pruning compares sums taken in another order than the score's: a margin far
@@ -422,83 +415,71 @@ _MARGIN = 1e-9
 
 
 def score_passages(
-    db: Any,
-    phrases: Sequence[tuple[str, ...]],
-    readable_marking_ids: Sequence[int],
-    limit: int,
+    source: PostingsSource, phrases: Sequence[tuple[str, ...]], limit: int
 ) -> dict[int, float]:
     """BM25 of the readable passages holding at least one phrase: the `limit` best
     and every one tied with the last of them, as {chunk id: score}.
 
-    Statistics come from the readable markings' counts (marking_passages,
-    term_passages). Phrases are read rarest first, each in full (every
-    readable passage holding it); once the phrases left could not lift a
-    passage holding none of those read to the `limit`-th best score found so
-    far (MaxScore: each phrase's gain is below idf x (k1 + 1)), they are looked
-    up in the passages that can still make the cut, and nowhere else. The
-    result is the exhaustive ranking's, to the last bit: gains are summed
-    phrase by phrase in query order, as FTS5 does.
+    Statistics come from the readable markings' counts (on SQLite,
+    marking_passages and term_passages). Phrases are read rarest first, each
+    in full (every readable passage holding it: on SQLite, from term_blocks);
+    once the phrases left
+    could not lift a passage holding none of those read to the `limit`-th best
+    score found so far (MaxScore: each phrase's gain is below idf x (k1 + 1)),
+    they are looked up in the passages that can still make the cut, and
+    nowhere else. The result is the exhaustive ranking's, to the last bit:
+    gains are summed phrase by phrase in query order, as FTS5 does.
     """
-    markings = json.dumps(sorted(set(readable_marking_ids)))
-    count, total_length = db.execute(
-        "SELECT COALESCE(SUM(passages), 0), COALESCE(SUM(length), 0) FROM marking_passages "
-        "WHERE marking_id IN (SELECT value FROM json_each(?))",
-        (markings,),
-    ).fetchone()
+    count, total_length = source.totals()
     if count == 0 or limit <= 0 or not phrases:
         return {}
     average_length = total_length / count
     weights = Counter(phrases)
-    read: dict[tuple[str, ...], _Read] = {
-        tokens: _readable_of(db, _positional_postings(db, tokens), markings)
-        for tokens in weights
-        if len(tokens) > 2
-    }
-    held, spread = _document_frequencies(db, [t for t in weights if len(t) <= 2], markings)
-    held.update({tokens: len(r.postings.chunk_ids) for tokens, r in read.items()})
-    reading = _Postings(db, markings, count)
+    read = {tokens: source.long_phrase(tokens) for tokens in weights if len(tokens) > 2}
+    terms = {_PAIR.join(tokens): tokens for tokens in weights if len(tokens) <= 2}
+    held = {terms[t]: n for t, n in source.document_frequencies(list(terms)).items() if n > 0}
+    held.update({tokens: len(r.chunk_ids) for tokens, r in read.items()})
     idf = {tokens: _idf(count, n) for tokens, n in held.items() if n > 0}
     bound = {tokens: value * (K1 + 1.0) * weights[tokens] for tokens, value in idf.items()}
     # Long phrases first (already read), then the rarest; ties by query order.
     order = sorted(idf, key=lambda t: (t not in read, -bound[t], phrases.index(t)))
-    candidates = _Candidates()
+    candidates = _Candidates(source.largest_id())
     pruning = False
     for number, tokens in enumerate(order):
         rest = math.fsum(bound[t] for t in order[number:])
-        cut = candidates.cut(limit)
+        ids = candidates.ids()
+        cut = candidates.cut(ids, limit)
         # Once the phrases left cannot lift a passage holding none of those read
         # to the cut, no other passage can make it: from then on only the
         # candidates that still can are kept, and the phrases looked up in them.
         pruning = pruning or (cut is not None and rest < cut * (1.0 - _MARGIN))
         if pruning:
             assert cut is not None
-            candidates.keep(candidates.partial + rest >= cut * (1.0 - _MARGIN))
-            if tokens in read:  # a long phrase, read before any other
-                postings = read[tokens].postings
-            else:
-                postings = reading.within(tokens, candidates.chunk_ids, spread[tokens])
-                read[tokens] = _Read(postings, np.zeros(0))
-            candidates.raise_by(postings, idf[tokens], weights[tokens], average_length)
+            candidates.drop(ids[candidates.partial[ids] + rest < cut * (1.0 - _MARGIN)])
+            if tokens not in read:
+                ids = candidates.ids()
+                if len(ids) * _LOOKUP < held[tokens] * _BLOCK:
+                    read[tokens] = source.looked_up(_PAIR.join(tokens), ids)
+                else:
+                    read[tokens] = source.whole(_PAIR.join(tokens))
+            candidates.raise_by(read[tokens], idf[tokens], weights[tokens], average_length)
             continue
         if tokens not in read:
-            read[tokens] = reading.every(tokens, spread[tokens])
+            read[tokens] = source.whole(_PAIR.join(tokens))
         candidates.add(read[tokens], idf[tokens], weights[tokens], average_length)
-    norms = K1 * (1.0 - B + B * candidates.lengths / average_length)
-    scores = np.zeros(len(candidates.chunk_ids))
+    scores = np.zeros(len(candidates.held))
     for tokens in phrases:
-        if tokens not in idf:
-            continue
-        postings = read[tokens].postings
-        places, inside = _places(candidates.chunk_ids, postings.chunk_ids)
-        places = places[inside]
-        scores[places] += _gains(idf[tokens], postings.frequencies[inside], norms[places])
-    chosen = np.arange(len(scores))
+        if tokens in idf:
+            ids, inside = candidates.where(read[tokens])
+            norms = K1 * (1.0 - B + B * candidates.lengths[ids] / average_length)
+            scores[ids] += _gains(idf[tokens], read[tokens].frequencies[inside], norms)
+    chosen = candidates.ids()
     if len(chosen) > limit:
         # Everything tied with the limit-th score stays: ties fall to document
         # and offset, which the caller reads for these passages only.
-        last = np.partition(scores, len(scores) - limit)[len(scores) - limit]
-        chosen = chosen[scores >= last]
-    return {int(candidates.chunk_ids[p]): float(scores[p]) for p in chosen}
+        last = np.partition(scores[chosen], len(chosen) - limit)[len(chosen) - limit]
+        chosen = chosen[scores[chosen] >= last]
+    return {int(chunk_id): float(scores[chunk_id]) for chunk_id in chosen}
 
 
 def _positional_postings(db: Any, tokens: Sequence[str]) -> Postings:
@@ -525,7 +506,7 @@ def rank_passages(
     """The `limit` best readable passages for an FTS5 `expression` (see `parse_phrases`)."""
     # FTS5 matches nothing with an empty phrase.
     phrases = [tuple(t) for p in parse_phrases(expression) if (t := phrase_tokens(p))]
-    best = score_passages(db, phrases, readable_marking_ids, limit)
+    best = score_passages(SQLiteSource(db, readable_marking_ids), phrases, limit)
     places = db.execute(
         "SELECT id, doc_id, start FROM chunks WHERE id IN (SELECT value FROM json_each(?))",
         (json.dumps(list(best)),),

@@ -608,6 +608,25 @@ MIGRATIONS: list[str] = [
     CREATE INDEX documents_marking ON documents(marking_id);
     CREATE INDEX documents_sha256 ON documents(sha256);
     """,
+    # 16 → 17: each term's passages packed per marking (store/sqlite/postings.py),
+    # so that ranking reads a word's readable passages whole, without reading
+    # one row per passage or the passages of markings the reader may not read.
+    # Filled from passage_terms when the store opens (numpy packs the blocks).
+    # A rowid table: its rows carry blobs of up to megabytes, which a WITHOUT
+    # ROWID table keeps badly.
+    """
+    CREATE TABLE term_blocks (
+        term TEXT NOT NULL,
+        marking_id INTEGER NOT NULL,
+        block INTEGER NOT NULL,
+        postings INTEGER NOT NULL,
+        first INTEGER NOT NULL,
+        last INTEGER NOT NULL,
+        data BLOB NOT NULL
+    );
+    CREATE UNIQUE INDEX term_blocks_key ON term_blocks(term, marking_id, block);
+    DELETE FROM settings WHERE key = 'term_blocks_built';
+    """,
 ]
 
 

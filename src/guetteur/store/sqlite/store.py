@@ -57,6 +57,7 @@ from guetteur.store.base import (
     Vector,
     WatchHit,
 )
+from guetteur.store.sqlite import postings
 from guetteur.store.sqlite._common import iso, iso_default, now
 from guetteur.store.sqlite._connect import IntegrityError, connect
 from guetteur.store.sqlite.credentials import CredentialStore
@@ -83,6 +84,7 @@ class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore, JobS
         self._markings: dict[int, Marking] = {}
         self._id_key = self._workspace_id_key()
         self._count_older_passage_terms()
+        self._pack_older_postings()
         self._passage_bits = PassageBits.of(path)
 
     def _count_older_passage_terms(self) -> None:
@@ -110,6 +112,15 @@ class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore, JobS
             self._db.execute(
                 "INSERT INTO settings(key, value) VALUES ('passage_terms_counted', '1')"
             )
+            self._db.execute("DELETE FROM settings WHERE key = 'term_blocks_built'")
+
+    def _pack_older_postings(self) -> None:
+        """Fill term_blocks from passage_terms (schema 17, or after a recount; once)."""
+        if self._one("SELECT 1 FROM settings WHERE key = 'term_blocks_built'"):
+            return
+        with self._transaction():
+            postings.rebuild(self._db)
+            self._db.execute("INSERT INTO settings(key, value) VALUES ('term_blocks_built', '1')")
 
     def close(self) -> None:
         self._db.close()
@@ -237,6 +248,7 @@ class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore, JobS
                     + " FROM documents WHERE id = ?",
                     (new_id, doc_id),
                 )
+            self._remark_postings(doc_id, marking_id)
             for table in ("chunks", "mentions", "events", "watch_hits"):
                 self._db.execute(
                     f"UPDATE {table} SET doc_id = ?, marking_id = ? WHERE doc_id = ?",
@@ -256,7 +268,25 @@ class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore, JobS
                 raise NotFoundError(f"no document {doc_id!r}")
             self._delete_document(doc_id)
 
+    def _remark_postings(self, doc_id: str, marking_id: int) -> None:
+        """Move a document's passages to the blocks of their new marking (term_blocks)."""
+        moved = postings.take_out(self._db, *self._document_terms(doc_id))
+        postings.append(self._db, {(term, marking_id): found for (term, _), found in moved.items()})
+
+    def _document_terms(self, doc_id: str) -> tuple[list[int], list[tuple[str, int]]]:
+        """A document's passage ids, and the (term, marking id) keys its passages hold."""
+        chunk_ids = [
+            row[0] for row in self._db.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))
+        ]
+        keys = self._db.execute(
+            "SELECT DISTINCT t.term, c.marking_id FROM chunks c "
+            "JOIN passage_terms t ON t.chunk_id = c.id WHERE c.doc_id = ?",
+            (doc_id,),
+        ).fetchall()
+        return chunk_ids, [(term, marking_id) for term, marking_id in keys]
+
     def _delete_document(self, doc_id: str) -> None:
+        postings.take_out(self._db, *self._document_terms(doc_id))
         # Its passages' terms leave the per-marking counts before the terms go.
         self._db.execute(
             "UPDATE term_passages SET passages = passages - gone.n FROM "
@@ -327,6 +357,7 @@ class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore, JobS
         added: list[str] = []
         # How many new passages of each marking hold each term (term_passages).
         held: Counter[tuple[str, int]] = Counter()
+        pending: postings.Pending = postings.Pending(list)
         with self._transaction():
             for item in batch:
                 doc = item.document
@@ -377,6 +408,9 @@ class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore, JobS
                         rows,
                     )
                     held.update((term, marking_id) for term in {row[0] for row in rows})
+                    postings.add_passage(
+                        pending, cursor.lastrowid, rows, marking_id, chunk.end - chunk.start
+                    )
                 self._insert_enrichment(doc.id, marking_id, item.entities, item.events)
                 added.append(doc.id)
             self._db.executemany(
@@ -385,6 +419,7 @@ class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore, JobS
                 "DO UPDATE SET passages = passages + excluded.passages",
                 ((term, marking_id, n) for (term, marking_id), n in held.items()),
             )
+            postings.append(self._db, pending)
         return added
 
     def _document(self, row: Sequence[Any]) -> Document:

@@ -1,0 +1,190 @@
+"""Each word's passages, packed per marking: what full-text ranking reads whole.
+
+Place in the data flow: `SQLiteStore` writes passages (`add_documents`),
+re-marks and deletes them; each time it also keeps `term_blocks` here in
+step, and fulltext.py reads a query word's readable passages from it.
+
+`passage_terms` holds one row per word and passage: reading a common word's
+300,000 passages there costs 0.25-1 µs a row, 75-300 ms a word at a million
+passages, and rows of every marking come mixed, so a narrow reader pays for
+everyone's. Here the same postings are kept as blocks: for one term (a word
+or a pair of words) and one marking, a few binary arrays of (passage id,
+weighted frequency, passage length), 16 bytes a passage, read with one
+`frombuffer` each. A reader reads the blocks of the markings they may read
+and nothing else.
+
+Blocks are append-only between merges, as in a log-structured index: a write
+adds one block per term and marking it touches, merged with the newest
+blocks while these are no bigger than what is being written (a binary
+counter: a term and marking keeps about log2(passages / batch) blocks, and
+each posting is rewritten that many times at most). Deleting or re-marking a
+document rewrites the blocks that hold its passages.
+
+`passage_terms` stays the record of each passage's terms (it answers "which
+terms does this passage hold", for deletion and re-marking, and per-passage
+lookups); these blocks are derived from it and rebuilt from it by `rebuild`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "POSTING",
+    "Pending",
+    "add_passage",
+    "append",
+    "read",
+    "rebuild",
+    "take_out",
+]
+
+# One passage of a block: its id, its weighted frequency (title occurrences
+# count 2, text 1: COLUMN_WEIGHTS in fulltext.py) and its length in characters.
+POSTING = np.dtype([("chunk_id", "<i8"), ("frequency", "<i4"), ("length", "<i4")])
+# Integer column weights (passage_terms.col 0 is the title): fulltext.py checks
+# they equal its float COLUMN_WEIGHTS.
+COLUMN_WEIGHTS = (2, 1)
+
+# (term, marking id) -> postings to append, in passage id order.
+Pending = defaultdict[tuple[str, int], list[tuple[int, int, int]]]
+
+
+def add_passage(
+    pending: Pending,
+    chunk_id: int,
+    rows: Iterable[tuple[str, int, int, int]],
+    marking_id: int,
+    length: int,
+) -> None:
+    """Queue one passage's `passage_terms` rows (term, chunk id, column, count)."""
+    frequencies: dict[str, int] = {}
+    for term, _, column, count in rows:
+        frequencies[term] = frequencies.get(term, 0) + COLUMN_WEIGHTS[column] * count
+    for term, frequency in frequencies.items():
+        pending[(term, marking_id)].append((chunk_id, frequency, length))
+
+
+def append(db: Any, pending: Mapping[tuple[str, int], Sequence[Any] | npt.NDArray[Any]]) -> None:
+    """Add postings as new blocks, merging each with its newest blocks while these
+    are no bigger than the block being written."""
+    for (term, marking_id), items in pending.items():
+        new = np.asarray(items, dtype=POSTING) if not isinstance(items, np.ndarray) else items
+        if len(new) == 0:
+            continue
+        blocks = db.execute(
+            "SELECT rowid, block, postings FROM term_blocks WHERE term = ? AND marking_id = ? "
+            "ORDER BY block DESC",
+            (term, marking_id),
+        ).fetchall()
+        size, merged = len(new), []
+        for rowid, _, count in blocks:
+            if count > size:
+                break
+            merged.append(rowid)
+            size += count
+        parts = [new]
+        if merged:
+            placeholders = ",".join("?" * len(merged))
+            parts = [
+                np.frombuffer(data, dtype=POSTING)
+                for (data,) in db.execute(
+                    f"SELECT data FROM term_blocks WHERE rowid IN ({placeholders}) ORDER BY block",
+                    merged,
+                )
+            ] + parts
+            db.execute(f"DELETE FROM term_blocks WHERE rowid IN ({placeholders})", merged)
+        _write(db, term, marking_id, blocks[0][1] + 1 if blocks else 1, np.concatenate(parts))
+
+
+def _write(db: Any, term: str, marking_id: int, block: int, postings: npt.NDArray[Any]) -> None:
+    ids = postings["chunk_id"]
+    if len(ids) > 1 and not bool(np.all(ids[1:] > ids[:-1])):
+        postings = postings[np.argsort(ids, kind="stable")]
+        ids = postings["chunk_id"]
+    db.execute(
+        "INSERT INTO term_blocks(term, marking_id, block, postings, first, last, data) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (term, marking_id, block, len(postings), int(ids[0]), int(ids[-1]), postings.tobytes()),
+    )
+
+
+def take_out(
+    db: Any, chunk_ids: Sequence[int], keys: Iterable[tuple[str, int]]
+) -> dict[tuple[str, int], npt.NDArray[Any]]:
+    """Remove passages from the blocks of the given (term, marking id) keys; return
+    their postings per key (to append elsewhere when a document is re-marked)."""
+    if not chunk_ids:
+        return {}
+    wanted = np.array(sorted(set(chunk_ids)), dtype=np.int64)
+    low, high = int(wanted[0]), int(wanted[-1])
+    taken: dict[tuple[str, int], npt.NDArray[Any]] = {}
+    for term, marking_id in keys:
+        rows = db.execute(
+            "SELECT rowid, block, data FROM term_blocks WHERE term = ? AND marking_id = ? "
+            "AND first <= ? AND last >= ?",
+            (term, marking_id, high, low),
+        ).fetchall()
+        out = []
+        for rowid, block, data in rows:
+            postings = np.frombuffer(data, dtype=POSTING)
+            leaving = np.isin(postings["chunk_id"], wanted)
+            if not leaving.any():
+                continue
+            out.append(postings[leaving])
+            db.execute("DELETE FROM term_blocks WHERE rowid = ?", (rowid,))
+            if not leaving.all():
+                _write(db, term, marking_id, block, postings[~leaving])
+        if out:
+            taken[(term, marking_id)] = np.concatenate(out)
+    return taken
+
+
+def read(db: Any, term: str, markings: str) -> npt.NDArray[Any]:
+    """Every posting of `term` in the markings listed (a JSON array of ids), in no
+    particular order; each passage once."""
+    parts = [
+        np.frombuffer(data, dtype=POSTING)
+        for (data,) in db.execute(
+            "SELECT data FROM term_blocks WHERE term = ? "
+            "AND marking_id IN (SELECT value FROM json_each(?))",
+            (term, markings),
+        )
+    ]
+    if not parts:
+        return np.zeros(0, dtype=POSTING)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _integers(joined: str) -> npt.NDArray[np.int64]:
+    return np.fromstring(joined, dtype=np.int64, sep=",")
+
+
+def rebuild(db: Any) -> None:
+    """Every block again from `passage_terms` (schema 17, and after a recount):
+    one block per term and marking."""
+    db.execute("DELETE FROM term_blocks")
+    writer = db.cursor()
+    # passage_terms' key is (term, chunk id, column): this streams term by term,
+    # a passage's title row before its text row.
+    rows = db.execute(
+        "SELECT t.term, group_concat(t.chunk_id), group_concat(t.tf * 2 + t.col), "
+        "group_concat(s.marking_id), group_concat(s.length) "
+        "FROM passage_terms t JOIN passage_spans s ON s.chunk_id = t.chunk_id GROUP BY t.term"
+    )
+    weights = np.array(COLUMN_WEIGHTS, dtype=np.int64)
+    for term, ids, counted, markings, lengths in rows:
+        chunk_ids, counts = _integers(ids), _integers(counted)
+        firsts = np.flatnonzero(np.diff(chunk_ids, prepend=-1) != 0)
+        postings = np.zeros(len(firsts), dtype=POSTING)
+        postings["chunk_id"] = chunk_ids[firsts]
+        postings["frequency"] = np.add.reduceat(weights[counts & 1] * (counts >> 1), firsts)
+        postings["length"] = _integers(lengths)[firsts]
+        marking_ids = _integers(markings)[firsts]
+        for marking_id in np.unique(marking_ids):
+            _write(writer, term, int(marking_id), 1, postings[marking_ids == marking_id])
