@@ -178,6 +178,13 @@ class Connection:
         self.raw = psycopg.connect(url, autocommit=True)
         self.total_changes = 0
 
+    @classmethod
+    def over(cls, raw: psycopg.Connection[Any]) -> Connection:
+        """The same translation over a connection already open (a migration's)."""
+        connection = cls.__new__(cls)
+        connection.raw, connection.total_changes = raw, 0
+        return connection
+
     @property
     def in_transaction(self) -> bool:
         return self.raw.info.transaction_status != pq.TransactionStatus.IDLE

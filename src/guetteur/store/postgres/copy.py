@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from guetteur._exceptions import WorkspaceError
+from guetteur.store.postgres.fulltext import pack_postings
 from guetteur.store.postgres.schema import vector_index_sql
 from guetteur.store.postgres.store import PostgresStore
 from guetteur.store.sqlite.store import SQLiteStore
@@ -160,8 +161,9 @@ def copy_sqlite_store(
         target = PostgresStore(url)
         try:
             report = _copy(sqlite._db, target, on_table)
-            # Statistics and visibility for the copied term counts at once (fulltext.py
-            # reads them by index-only scans), rather than at autovacuum's next pass.
+            # Blocks and counts from the copied term counts (fulltext.py reads them).
+            with target._pg.transaction():
+                pack_postings(target._db)
             target._pg.execute("VACUUM (ANALYZE) passage_terms")
             return report
         finally:

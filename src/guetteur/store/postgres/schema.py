@@ -17,7 +17,8 @@ workspace column by column. What differs:
   length beside each count (store/postgres/fulltext.py); `marking_passages`
   counts passages and their length per marking, kept by triggers, so that
   BM25's collection statistics over the readable passages cost one row per
-  readable marking;
+  readable marking; `term_blocks` and `term_passages` pack each term's
+  passages and count them per marking, as SQLite's tables of those names;
 - the audit table is append-only through triggers on UPDATE, DELETE and
   TRUNCATE, checked by `verify_audit` like SQLite's.
 """
@@ -28,7 +29,8 @@ from typing import Any
 
 from guetteur._exceptions import WorkspaceError
 from guetteur.enrich.embeddings import DIMENSIONS
-from guetteur.store.postgres.fulltext import passage_terms
+from guetteur.store.postgres._dialect import Connection
+from guetteur.store.postgres.fulltext import pack_postings, passage_terms
 
 __all__ = ["MIGRATIONS", "SCHEMA_LOCK", "migrate", "vector_index_sql"]
 
@@ -473,6 +475,33 @@ MIGRATIONS: list[str] = [
     CREATE INDEX jobs_owner ON jobs(owner, created_at);
     CREATE INDEX jobs_state ON jobs(state);
     """,
+    # 5 → 6: each term's passages packed per marking, and how many passages of
+    # each marking hold each term, as the SQLite store's schema 15 and 17
+    # (store/sqlite/postings.py, store/postgres/fulltext.py): ranking reads a
+    # word's readable passages whole, and its statistics from a few rows.
+    # Filled from passage_terms by `pack_postings` (numpy packs the blocks).
+    # The blocks are stored uncompressed: their numbers compress poorly and are
+    # read on every search.
+    """
+    CREATE TABLE term_passages (
+        term TEXT NOT NULL,
+        marking_id BIGINT NOT NULL,
+        passages BIGINT NOT NULL,
+        PRIMARY KEY (term, marking_id)
+    );
+    CREATE TABLE term_blocks (
+        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        term TEXT NOT NULL,
+        marking_id BIGINT NOT NULL,
+        block BIGINT NOT NULL,
+        postings BIGINT NOT NULL,
+        first BIGINT NOT NULL,
+        last BIGINT NOT NULL,
+        data BYTEA NOT NULL
+    );
+    ALTER TABLE term_blocks ALTER COLUMN data SET STORAGE EXTERNAL;
+    CREATE UNIQUE INDEX term_blocks_key ON term_blocks(term, marking_id, block);
+    """,
 ]
 
 
@@ -530,6 +559,8 @@ def migrate(connection: Any) -> int:
                 connection.execute(MIGRATIONS[target - 1])
                 if target == 2:
                     _count_passage_terms(connection)
+                if target == 6:
+                    pack_postings(Connection.over(connection))
                 connection.execute("UPDATE guetteur_schema SET version = %s", (target,))
     finally:
         connection.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))

@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import struct
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -54,9 +55,11 @@ from guetteur.store.base import (
     Vector,
 )
 from guetteur.store.postgres._dialect import Connection
-from guetteur.store.postgres.fulltext import passage_terms, rank_passages
+from guetteur.store.postgres.fulltext import rank_passages
 from guetteur.store.postgres.schema import migrate, vector_index_sql
+from guetteur.store.sqlite import postings
 from guetteur.store.sqlite._common import iso
+from guetteur.store.sqlite.fulltext import passage_term_rows
 from guetteur.store.sqlite.store import SQLiteStore
 
 __all__ = ["EF_SEARCH", "Embedding", "PostgresStore", "open_postgres"]
@@ -139,6 +142,9 @@ class PostgresStore(SQLiteStore):
     def add_documents(self, batch: Sequence[NewDocument]) -> list[str]:
         """Store a batch atomically; return the ids added (an id already stored is skipped)."""
         added: list[str] = []
+        # How many new passages of each marking hold each term, and their postings.
+        held: Counter[tuple[str, int]] = Counter()
+        pending: postings.Pending = postings.Pending(list)
         with self._transaction():
             for item in batch:
                 doc = item.document
@@ -173,9 +179,14 @@ class PostgresStore(SQLiteStore):
                          chunk.text, Embedding(vector))
                     )  # fmt: skip
                     title = doc.title if chunk.index == 0 else ""
-                    terms += passage_terms(
-                        chunk_id, marking_id, chunk.end - chunk.start, title, chunk.text
-                    )
+                    counted = passage_term_rows(chunk_id, title, chunk.text)
+                    length = chunk.end - chunk.start
+                    terms += [
+                        (term, marking_id, chunk_id, column, n, length)
+                        for term, _, column, n in counted
+                    ]
+                    held.update((term, marking_id) for term in {row[0] for row in counted})
+                    postings.add_passage(pending, chunk_id, counted, marking_id, length)
                 with self._pg.cursor() as cursor:
                     cursor.executemany(
                         'INSERT INTO chunks(id, doc_id, idx, start, "end", marking_id, text, '
@@ -190,12 +201,20 @@ class PostgresStore(SQLiteStore):
                             copy.write_row(term_row)
                 self._insert_enrichment(doc.id, marking_id, item.entities, item.events)
                 added.append(doc.id)
+            postings.count(self._db, held)
+            postings.append(self._db, pending)
         return added
 
-    def _remark_postings(self, doc_id: str, marking_id: int) -> None:
-        """Nothing to move: passage_terms rows follow their passage's marking by trigger."""
+    def _remark_postings(self, doc_id: str, marking_id: int) -> dict[tuple[str, int], int]:
+        """The blocks move as on SQLite; the counts move here (SQLite's trigger
+        does it there). passage_terms rows follow their passage by trigger."""
+        moved = super()._remark_postings(doc_id, marking_id)
+        postings.uncount(self._db, moved)
+        postings.count(self._db, {(term, marking_id): n for (term, _), n in moved.items()})
+        return moved
 
     def _delete_document(self, doc_id: str) -> None:
+        self._forget_postings(doc_id)
         self._db.execute("DELETE FROM watch_hits WHERE doc_id = ?", (doc_id,))
         self._db.execute(
             "DELETE FROM event_participants WHERE event_id IN "
@@ -225,7 +244,7 @@ class PostgresStore(SQLiteStore):
 
     def search_text(self, query: str, clearance: Clearance, limit: int) -> list[ChunkHit]:
         """BM25 from the statistics of readable passages only (postgres/fulltext.py)."""
-        ranked = rank_passages(self._pg, query, self.readable_marking_ids(clearance), limit)
+        ranked = rank_passages(self._db, query, self.readable_marking_ids(clearance), limit)
         if not ranked:
             return []
         rows = self._pg.execute(

@@ -282,9 +282,7 @@ class SQLiteSource:
         return int(count), int(total_length)
 
     def largest_id(self) -> int:
-        return int(
-            self.db.execute("SELECT COALESCE(MAX(chunk_id), 0) FROM passage_spans").fetchone()[0]
-        )
+        return int(self.db.execute("SELECT COALESCE(MAX(id), 0) FROM chunks").fetchone()[0])
 
     def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
         rows = self.db.execute(

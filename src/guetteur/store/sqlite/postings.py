@@ -28,7 +28,7 @@ lookups); these blocks are derived from it and rebuilt from it by `rebuild`.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -39,9 +39,13 @@ __all__ = [
     "Pending",
     "add_passage",
     "append",
+    "count",
+    "pack",
     "read",
     "rebuild",
     "take_out",
+    "uncount",
+    "write_block",
 ]
 
 # One passage of a block: its id, its weighted frequency (title occurrences
@@ -165,26 +169,58 @@ def _integers(joined: str) -> npt.NDArray[np.int64]:
     return np.fromstring(joined, dtype=np.int64, sep=",")
 
 
+def pack(
+    chunk_ids: str, counts_and_columns: str, marking_ids: str, lengths: str
+) -> Iterator[tuple[int, npt.NDArray[Any]]]:
+    """One term's `passage_terms` rows, each column joined by commas (passage id
+    order, a passage's title row before its text row; count and column as
+    tf * 2 + col), as one block per marking: (marking id, postings)."""
+    ids, counts = _integers(chunk_ids), _integers(counts_and_columns)
+    firsts = np.flatnonzero(np.diff(ids, prepend=-1) != 0)
+    found = np.zeros(len(firsts), dtype=POSTING)
+    found["chunk_id"] = ids[firsts]
+    weights = np.array(COLUMN_WEIGHTS, dtype=np.int64)
+    found["frequency"] = np.add.reduceat(weights[counts & 1] * (counts >> 1), firsts)
+    found["length"] = _integers(lengths)[firsts]
+    markings = _integers(marking_ids)[firsts]
+    for marking_id in np.unique(markings):
+        yield int(marking_id), found[markings == marking_id]
+
+
+def write_block(db: Any, term: str, marking_id: int, postings: npt.NDArray[Any]) -> None:
+    """Store `postings` as a term's first block in a marking (a rebuild)."""
+    _write(db, term, marking_id, 1, postings)
+
+
+def count(db: Any, held: Mapping[tuple[str, int], int]) -> None:
+    """Add to term_passages: how many new passages of each marking hold each term."""
+    db.executemany(
+        "INSERT INTO term_passages(term, marking_id, passages) VALUES (?, ?, ?) "
+        "ON CONFLICT(term, marking_id) "
+        "DO UPDATE SET passages = term_passages.passages + excluded.passages",
+        [(term, marking_id, n) for (term, marking_id), n in held.items()],
+    )
+
+
+def uncount(db: Any, gone: Mapping[tuple[str, int], int]) -> None:
+    """Take from term_passages: passages of each marking that no longer hold each term."""
+    db.executemany(
+        "UPDATE term_passages SET passages = passages - ? WHERE term = ? AND marking_id = ?",
+        [(n, term, marking_id) for (term, marking_id), n in gone.items()],
+    )
+
+
 def rebuild(db: Any) -> None:
     """Every block again from `passage_terms` (schema 17, and after a recount):
     one block per term and marking."""
     db.execute("DELETE FROM term_blocks")
     writer = db.cursor()
-    # passage_terms' key is (term, chunk id, column): this streams term by term,
-    # a passage's title row before its text row.
+    # passage_terms' key is (term, chunk id, column): this streams term by term.
     rows = db.execute(
         "SELECT t.term, group_concat(t.chunk_id), group_concat(t.tf * 2 + t.col), "
         "group_concat(s.marking_id), group_concat(s.length) "
         "FROM passage_terms t JOIN passage_spans s ON s.chunk_id = t.chunk_id GROUP BY t.term"
     )
-    weights = np.array(COLUMN_WEIGHTS, dtype=np.int64)
-    for term, ids, counted, markings, lengths in rows:
-        chunk_ids, counts = _integers(ids), _integers(counted)
-        firsts = np.flatnonzero(np.diff(chunk_ids, prepend=-1) != 0)
-        postings = np.zeros(len(firsts), dtype=POSTING)
-        postings["chunk_id"] = chunk_ids[firsts]
-        postings["frequency"] = np.add.reduceat(weights[counts & 1] * (counts >> 1), firsts)
-        postings["length"] = _integers(lengths)[firsts]
-        marking_ids = _integers(markings)[firsts]
-        for marking_id in np.unique(marking_ids):
-            _write(writer, term, int(marking_id), 1, postings[marking_ids == marking_id])
+    for term, *columns in rows:
+        for marking_id, found in pack(*columns):
+            write_block(writer, term, marking_id, found)

@@ -268,10 +268,13 @@ class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore, JobS
                 raise NotFoundError(f"no document {doc_id!r}")
             self._delete_document(doc_id)
 
-    def _remark_postings(self, doc_id: str, marking_id: int) -> None:
-        """Move a document's passages to the blocks of their new marking (term_blocks)."""
+    def _remark_postings(self, doc_id: str, marking_id: int) -> dict[tuple[str, int], int]:
+        """Move a document's passages to the blocks of their new marking (term_blocks);
+        return how many passages left each (term, old marking). SQLite's trigger on
+        chunks moves their counts in term_passages."""
         moved = postings.take_out(self._db, *self._document_terms(doc_id))
         postings.append(self._db, {(term, marking_id): found for (term, _), found in moved.items()})
+        return {key: len(found) for key, found in moved.items()}
 
     def _document_terms(self, doc_id: str) -> tuple[list[int], list[tuple[str, int]]]:
         """A document's passage ids, and the (term, marking id) keys its passages hold."""
@@ -285,17 +288,14 @@ class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore, JobS
         ).fetchall()
         return chunk_ids, [(term, marking_id) for term, marking_id in keys]
 
+    def _forget_postings(self, doc_id: str) -> None:
+        """A document's passages leave term_blocks and the per-marking counts
+        (before their terms go)."""
+        gone = postings.take_out(self._db, *self._document_terms(doc_id))
+        postings.uncount(self._db, {key: len(found) for key, found in gone.items()})
+
     def _delete_document(self, doc_id: str) -> None:
-        postings.take_out(self._db, *self._document_terms(doc_id))
-        # Its passages' terms leave the per-marking counts before the terms go.
-        self._db.execute(
-            "UPDATE term_passages SET passages = passages - gone.n FROM "
-            "(SELECT t.term AS term, c.marking_id AS marking_id, COUNT(DISTINCT t.chunk_id) AS n "
-            "FROM chunks c JOIN passage_terms t ON t.chunk_id = c.id WHERE c.doc_id = ? "
-            "GROUP BY t.term, c.marking_id) AS gone "
-            "WHERE term_passages.term = gone.term AND term_passages.marking_id = gone.marking_id",
-            (doc_id,),
-        )
+        self._forget_postings(doc_id)
         for table, column in (("chunks_fts", "rowid"), ("passage_terms", "chunk_id")):
             self._db.execute(
                 f"DELETE FROM {table} WHERE {column} IN (SELECT id FROM chunks WHERE doc_id = ?)",
@@ -413,12 +413,7 @@ class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore, JobS
                     )
                 self._insert_enrichment(doc.id, marking_id, item.entities, item.events)
                 added.append(doc.id)
-            self._db.executemany(
-                "INSERT INTO term_passages(term, marking_id, passages) VALUES (?, ?, ?) "
-                "ON CONFLICT(term, marking_id) "
-                "DO UPDATE SET passages = passages + excluded.passages",
-                ((term, marking_id, n) for (term, marking_id), n in held.items()),
-            )
+            postings.count(self._db, held)
             postings.append(self._db, pending)
         return added
 
