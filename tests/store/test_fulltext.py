@@ -27,8 +27,7 @@ from guetteur.model import Chunk, Clearance, Document, Marking
 from guetteur.search import fts_query
 from guetteur.security.markings import may_read, parse_clearance, parse_marking
 from guetteur.store import NewDocument
-from guetteur.store.sqlite import SQLiteStore
-from guetteur.store.sqlite import fulltext
+from guetteur.store.sqlite import SQLiteStore, fulltext
 from guetteur.store.sqlite.fulltext import (
     COLUMN_WEIGHTS,
     IDF_FLOOR,

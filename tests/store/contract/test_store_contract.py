@@ -141,6 +141,27 @@ def test_remark_and_withdraw_move_every_index(store: Store) -> None:
         store.withdraw_document(new_id)
 
 
+def test_ranked_reads_give_a_grown_passage_opening_and_show_the_whole(store: Store) -> None:
+    # One line of 30,000 characters is one grown passage: search shows its opening
+    # (700 characters), `show` the whole document, and a withdrawal leaves nothing.
+    line = "Convoy of fuel trucks seen near Tapa, copy {n}. "
+    grown = "".join(line.format(n=n) for n in range(700))
+    store.add_documents([document("g", grown, OPEN, title="Long line")])
+    vector = embed([grown[:700]])[0]
+    for hits in (
+        store.search_text('"convoy" OR "tapa"', LUX_NR, 5),
+        store.search_vector(vector, LUX_NR, 5),
+    ):
+        assert [(h.doc_id, h.text, h.end - h.start) for h in hits] == [
+            ("g", grown[:700], len(grown))
+        ]
+    assert store.get_document("g", LUX_NR).text == grown
+    store.withdraw_document("g")
+    assert store.search_text('"convoy"', LUX_NR, 5) == []
+    if backend(store) == "sqlite":
+        assert store._db.execute("SELECT COUNT(*) FROM passage_openings").fetchone() == (0,)
+
+
 def test_reads_return_only_what_the_reader_may_read(store: Store) -> None:
     # 60 SECRET documents that match better than the one RESTRICTED document:
     # filtering after ranking and limit would leave LUX with nothing.

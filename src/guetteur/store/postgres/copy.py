@@ -75,6 +75,7 @@ _SQLITE_ONLY = (
     "passage_spans",
     "term_passages",
     "term_blocks",
+    "passage_openings",
     "marking_passages",
     "chunks_fts",
     "sqlite_sequence",

@@ -16,17 +16,19 @@ finding 7). Here every statistic is counted over the readable passages only:
 - tf, how often each phrase occurs in a passage's title (weight 2.0, held by
   the first passage of a document only) and text (1.0).
 
-Term frequencies come from `passage_terms`, counted per passage at ingest
-(`passage_term_rows`: unicode61's token characters, accents folded): each
-word, and each pair of consecutive words ("au dessus", the phrase that the
-query word "au-dessus" makes), so a phrase of one or two words costs the
-passages that hold it, not its occurrences. A 50 MB document repeats a word
-a hundred thousand times in a few thousand passages, and every query word
-may be in all of them: its passages' counts are read as one string per
-phrase, and scored as arrays (numpy), not row by row in Python. Phrases of
-three words or more ("s-300-pmu", rare) read token positions from FTS5's own
-index (an `fts5vocab` table of token instances, kept in the connection's
-temp schema). No passage text is read to rank it. Lengths are counted in
+Term frequencies are counted per passage at ingest (`passage_term_rows`:
+unicode61's token characters, accents folded): each word, and each pair of
+consecutive words ("au dessus", the phrase that the query word "au-dessus"
+makes), so a phrase of one or two words costs the passages that hold it, not
+its occurrences. `passage_terms` keeps them one row per term and passage;
+`term_blocks` (schema 17, store/sqlite/postings.py) keeps the same counts
+packed per term and marking, with each passage's length, and that is what a
+query reads: a common word's readable passages in a few blobs, scored as
+arrays (numpy), never row by row in Python, and never the passages of
+markings the reader may not read. Phrases of three words or more
+("s-300-pmu", rare) read token positions from FTS5's own index (an
+`fts5vocab` table of token instances, kept in the connection's temp schema).
+No passage text is read to rank it. Lengths are counted in
 characters of passage text (`end - start`), not in tokens: FTS5 keeps token
 counts in a blob of its own, which cannot be summed over the readable rows
 in SQL. Titles do not count in the length. Otherwise the formula is FTS5's
@@ -39,6 +41,9 @@ kept per marking (schema 15: `marking_passages`, `term_passages`), so no
 query counts passages to learn them. `score_passages` then reads phrases
 rarest first and stops reading the common ones in full once they can no
 longer change the cut (MaxScore); the result is the exhaustive ranking's.
+It reads through a `PostingsSource`: `SQLiteSource` here, and the
+PostgreSQL store's own (store/postgres/fulltext.py), so both stores rank
+with the same code.
 What the reader sees is computed from readable passages alone (the time it
 takes is not; see README, "Search at scale" and "One large document").
 """

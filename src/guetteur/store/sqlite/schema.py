@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from guetteur._exceptions import WorkspaceError
+from guetteur.store.base import GROWN_OPENING_CHARS, PASSAGE_CHARS
 from guetteur.store.sqlite._connect import complete_statement
 
 __all__ = ["MIGRATIONS", "migrate"]
@@ -626,6 +627,28 @@ MIGRATIONS: list[str] = [
     );
     CREATE UNIQUE INDEX term_blocks_key ON term_blocks(term, marking_id, block);
     DELETE FROM settings WHERE key = 'term_blocks_built';
+    """,
+    # 17 → 18: a grown passage's opening (a document of one 50 MB line makes
+    # passages of tens of kilobytes) kept apart, so that a search hit reads
+    # 700 characters, not the chain of overflow pages that holds its text
+    # (substr() loads a text whole). Kept by triggers on chunks.
+    f"""
+    CREATE TABLE passage_openings (
+        chunk_id INTEGER PRIMARY KEY,
+        opening TEXT NOT NULL
+    );
+    INSERT INTO passage_openings(chunk_id, opening)
+        SELECT id, substr(text, 1, {GROWN_OPENING_CHARS}) FROM chunks
+        WHERE end - start > {PASSAGE_CHARS};
+    CREATE TRIGGER passage_openings_insert AFTER INSERT ON chunks
+    WHEN NEW.end - NEW.start > {PASSAGE_CHARS} BEGIN
+        INSERT INTO passage_openings(chunk_id, opening)
+            VALUES (NEW.id, substr(NEW.text, 1, {GROWN_OPENING_CHARS}));
+    END;
+    CREATE TRIGGER passage_openings_delete AFTER DELETE ON chunks
+    WHEN OLD.end - OLD.start > {PASSAGE_CHARS} BEGIN
+        DELETE FROM passage_openings WHERE chunk_id = OLD.id;
+    END;
     """,
 ]
 

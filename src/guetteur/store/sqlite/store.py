@@ -45,7 +45,6 @@ from guetteur.security.audit import (
 )
 from guetteur.security.markings import parse_marking
 from guetteur.store.base import (
-    GROWN_OPENING_CHARS,
     PASSAGE_CHARS,
     ChunkHit,
     DocumentStats,
@@ -710,13 +709,13 @@ class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore, JobS
     _HIT_COLUMNS = (
         "c.id, d.id, d.title, d.marking_id, d.grade, d.source, d.language, c.text, c.start, c.end"
     )
-    # Ranked reads: a grown passage's opening, not its tens of kilobytes.
+    # Ranked reads: a grown passage's opening (schema 18), not its tens of kilobytes.
     _RANKED_HITS = (
         "SELECT "
         + _HIT_COLUMNS.replace(
             "c.text",
-            f"CASE WHEN c.end - c.start > {PASSAGE_CHARS} "
-            f"THEN substr(c.text, 1, {GROWN_OPENING_CHARS}) ELSE c.text END",
+            f"CASE WHEN c.end - c.start > {PASSAGE_CHARS} THEN "
+            "(SELECT opening FROM passage_openings WHERE chunk_id = c.id) ELSE c.text END",
         )
         + " FROM chunks c JOIN documents d ON d.id = c.doc_id "
         "WHERE c.id IN (SELECT value FROM json_each(?))"
