@@ -91,9 +91,12 @@ class StoreCore:
         return self._markings[marking_id]
 
     def _load_markings(self) -> None:
+        # Markings other connections added since; one already known is not parsed
+        # again (a marking's row never changes).
         for marking_id, canonical in self._db.execute("SELECT id, canonical FROM markings"):
-            self._markings[marking_id] = parse_marking(canonical)
-            self._marking_ids[canonical] = marking_id
+            if self._marking_ids.get(canonical) != marking_id:
+                self._markings[marking_id] = parse_marking(canonical)
+                self._marking_ids[canonical] = marking_id
 
     def _marking_id(self, marking: Marking) -> int:
         """Intern a marking (inside the caller's transaction)."""
