@@ -94,8 +94,8 @@ class PostgresSource(SQLiteSource):
     SQL through the dialect connection (`db`), but for lookups and long phrases."""
 
     def looked_up(self, term: str, chunk_ids: npt.NDArray[np.int64]) -> PhrasePostings:
-        # passage_terms' key starts (term, marking): a seek per passage would scan the
-        # term's rows of each readable marking. The readable blocks, whole, hold them.
+        # passage_terms is indexed by passage only (schema 6): a lookup would read
+        # every term of each candidate. The readable blocks, whole, hold them.
         return self.whole(term)
 
     def long_phrase(self, tokens: tuple[str, ...]) -> PhrasePostings:
