@@ -12,11 +12,13 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
 import pytest
 
 from guetteur._exceptions import InvalidInputError
@@ -242,7 +244,7 @@ class KillingPool(LocalPoolExecutor):
             def result(self) -> BatchResult:
                 result = inner.result()
                 if executor.killed is None:
-                    pool = executors._worker_pool()  # noqa: SLF001
+                    pool = executors._pool.get()  # noqa: SLF001
                     process = next(iter(pool._processes.values()))  # noqa: SLF001
                     executor.killed = process.pid
                     process.kill()
@@ -275,12 +277,49 @@ def test_a_killed_embedding_process_costs_a_recomputation_not_a_batch() -> None:
     executor = LocalExecutor(None)
     work = BatchWork(["Convoy of 12 trucks near Narva."], [], [], [])
     expected = executor.submit(work).result().vectors  # the side process is up
-    for process in list(executors._side_process()._processes.values()):  # noqa: SLF001
+    for process in list(executors._side.get()._processes.values()):  # noqa: SLF001
         process.kill()
         process.join()
     assert np.allclose(executor.submit(work).result().vectors, expected, atol=1e-6)
     # and the next batch goes to a new side process
     assert np.allclose(executor.submit(work).result().vectors, expected, atol=1e-6)
+
+
+_STARTS_A_SIDE_PROCESS = """
+import sys
+from guetteur.pipeline import executors
+from guetteur.pipeline.executors import BatchWork, LocalExecutor
+LocalExecutor(None).submit(BatchWork(["Convoy near Narva."], [], [], [])).result()
+print(*[p.pid for p in executors._side.get()._processes.values()], flush=True)
+sys.stdin.read()  # until killed
+"""
+
+
+def test_worker_processes_end_when_the_process_that_started_them_is_killed() -> None:
+    # kill -9 of an ingest (or of a server worker, by the OOM killer) must not
+    # leave its workers waiting for ever with spaCy and the encoder loaded.
+    with subprocess.Popen(
+        [sys.executable, "-c", _STARTS_A_SIDE_PROCESS],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as parent:
+        assert parent.stdout is not None
+        workers = [int(pid) for pid in parent.stdout.readline().split()]
+        assert workers and all(_running(pid) for pid in workers)
+        parent.kill()
+    deadline = time.monotonic() + 60
+    while (alive := [pid for pid in workers if _running(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert alive == [], f"workers {alive} outlived their killed parent"
+
+
+def _running(pid: int) -> bool:
+    # An orphan that ended stays a zombie until something reaps it.
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 # ----------------------------------------------------------------------- Dask

@@ -488,3 +488,34 @@ def test_an_entity_page_shows_its_events_on_a_small_map(
     page = open_map(path=f"/entities/{entity}", ready=".mini-map-canvas[data-symbols]")
     assert page.get_attribute(".mini-map-canvas", "data-symbols") == str(expected)
     assert page.locator(".mini-map-canvas img.map-symbol").count() == expected
+
+
+def test_leaving_the_map_while_its_basemap_loads_raises_no_script_error(
+    browser: Browser, served: Served
+) -> None:
+    # The layers come back, the user leaves for another page, and only then does
+    # the basemap arrive: the map was removed, and what was still under way must
+    # leave it alone (it used to fit the removed map to the symbols and throw).
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    held: list[Any] = []
+    page.route("**/world-atlas/countries-50m.json", lambda route: held.append(route))
+    answer = page.request.post(
+        served.server.url + "/api/login", data={"username": "ops", "password": PASSWORDS["ops"]}
+    )
+    assert answer.ok, answer.text()
+    with page.expect_response(lambda response: "/api/events" in response.url):
+        page.goto(served.server.url + "/map")
+    page.wait_for_function(
+        "() => document.querySelector('.cop') && document.querySelector('.cop').cop"
+    )
+    page.locator("nav a").first.click()
+    page.wait_for_function("() => !document.querySelector('.cop')")
+    assert len(held) == 1, "the basemap was requested and held"
+    held[0].continue_()
+    page.wait_for_load_state("networkidle")
+    page.evaluate("() => new Promise((resolve) => setTimeout(resolve, 0))")
+    context.close()
+    assert errors == []

@@ -34,11 +34,13 @@ recomputation of its batch, never a lost or doubled write.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import multiprocessing
 import os
 import pickle
+import signal
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
@@ -139,27 +141,58 @@ class Executor(ABC):
 
 
 # --------------------------------------------------------------------- local
-# One process embeds for every LocalExecutor of this process (a server runs
-# many ingests): started on first need, left running, ended at exit.
-_side: ProcessPoolExecutor | None = None
-_side_lock = threading.Lock()
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def _side_process() -> ProcessPoolExecutor:
-    global _side
-    with _side_lock:
-        if _side is None:
-            # spawn: a fork of a process running threads (a server, Dask) may deadlock.
-            _side = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-        return _side
+def _end_with_parent(parent: int) -> None:
+    """A worker's initializer: end when the process that started it ends.
+
+    Its task queue is a pipe the worker holds both ends of, so a parent killed
+    with SIGKILL (or by the OOM killer) would leave it waiting for ever,
+    holding spaCy and the encoder (about 670 MB). Linux sends it SIGTERM
+    instead; elsewhere it stays as before.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request was made
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
-def _side_broken(pool: ProcessPoolExecutor) -> None:
-    global _side
-    with _side_lock:
-        if _side is pool:
-            _side = None
-    pool.shutdown(wait=False, cancel_futures=True)
+class _SharedPool:
+    """Worker processes shared by every executor of this process that uses them
+    (a server runs many ingests): started on first need, left running, ended at
+    exit or with this process, replaced when broken."""
+
+    def __init__(self, workers: Callable[[], int]) -> None:
+        self._workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                # spawn: a fork of a process running threads (a server, Dask) may deadlock.
+                self._pool = ProcessPoolExecutor(
+                    self._workers(),
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_end_with_parent,
+                    initargs=(os.getpid(),),
+                )
+            return self._pool
+
+    def broken(self, pool: ProcessPoolExecutor) -> None:
+        """Forget `pool` (its worker died): the next `get` starts another."""
+        with self._lock:
+            if self._pool is pool:
+                self._pool = None
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+# One process embeds for every LocalExecutor of this process.
+_side = _SharedPool(lambda: 1)
 
 
 @dataclass
@@ -180,7 +213,7 @@ class _LocalPending:
         except BrokenProcessPool:
             # The side process died (killed, out of memory): embed here, and
             # start a new one for the next run.
-            _side_broken(self.pool)
+            _side.broken(self.pool)
             vectors = embed(self.work.passages)
         return BatchResult(vectors, enrichments)
 
@@ -200,11 +233,11 @@ class LocalExecutor(Executor):
     def submit(self, work: BatchWork) -> Pending:
         if not self.overlap or not work.passages:
             return _LocalPending(work, self.enricher, None, None)
-        pool = _side_process()
+        pool = _side.get()
         try:
             vectors = pool.submit(embed, list(work.passages))
         except BrokenProcessPool:
-            _side_broken(pool)
+            _side.broken(pool)
             return _LocalPending(work, self.enricher, None, None)
         return _LocalPending(work, self.enricher, vectors, pool)
 
@@ -299,12 +332,7 @@ def _compute_on_worker(
 
 
 # ------------------------------------------------------------ local, pooled
-# Worker processes that compute whole batches, shared by every
-# LocalPoolExecutor of this process (a server runs many ingests): started on
-# first need, left running, ended at exit.
 LOCAL_MAX_WORKERS = 4  # each holds spaCy and the encoder; the writes limit beyond
-_pool: ProcessPoolExecutor | None = None
-_pool_lock = threading.Lock()
 
 
 def local_workers() -> int:
@@ -313,23 +341,9 @@ def local_workers() -> int:
     return max(1, min(cores or 1, LOCAL_MAX_WORKERS))
 
 
-def _worker_pool() -> ProcessPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            # spawn: a fork of a process running threads (a server, Dask) may deadlock.
-            _pool = ProcessPoolExecutor(
-                local_workers(), mp_context=multiprocessing.get_context("spawn")
-            )
-        return _pool
-
-
-def _pool_broken(pool: ProcessPoolExecutor) -> None:
-    global _pool
-    with _pool_lock:
-        if _pool is pool:
-            _pool = None
-    pool.shutdown(wait=False, cancel_futures=True)
+# Worker processes that compute whole batches, for every LocalPoolExecutor of
+# this process.
+_pool = _SharedPool(local_workers)
 
 
 def _compute_pooled(
@@ -359,12 +373,12 @@ class _PooledPending:
         except BrokenProcessPool:
             # A worker died (killed, out of memory): the batches it held are
             # computed again on a new pool; the ones stored before are kept.
-            _pool_broken(self.pool)
-        pool = _worker_pool()
+            _pool.broken(self.pool)
+        pool = _pool.get()
         try:
             return self.executor.start(pool, self.work).result()
         except BrokenProcessPool:
-            _pool_broken(pool)
+            _pool.broken(pool)
             raise GuetteurError(
                 "the local worker processes died twice computing one batch (out of memory?); "
                 "the batches before it are stored: run the same command again for the rest"
@@ -391,12 +405,12 @@ class LocalPoolExecutor(Executor):
         return pool.submit(_compute_pooled, work, self.recipe, self._catalogue)
 
     def submit(self, work: BatchWork) -> Pending:
-        pool = _worker_pool()
+        pool = _pool.get()
         try:
             future = self.start(pool, work)
         except BrokenProcessPool:
-            _pool_broken(pool)
-            pool = _worker_pool()
+            _pool.broken(pool)
+            pool = _pool.get()
             future = self.start(pool, work)
         return _PooledPending(self, work, future, pool)
 

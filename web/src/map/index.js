@@ -242,8 +242,14 @@ export function mountMap(element, { api, t, lang, onMarking, raiseMarking, signa
     return marker;
   }
 
+  // Set when the page leaves the map: work still under way (a basemap still
+  // loading, a refresh queued for the next frame) must then not touch the map,
+  // whose panes are gone (Leaflet throws on a removed map's fitBounds).
+  let destroyed = false;
+
   let pending = null;
   function refresh() {
+    if (destroyed) return Promise.resolve();
     const [start, end] = timeRange();
     if (live) cursor = end;
     const wanted = new Map([...groups.keys()].map((id) => [id, new Set()]));
@@ -593,11 +599,13 @@ export function mountMap(element, { api, t, lang, onMarking, raiseMarking, signa
       }),
     );
     const unreadable = await vocabulary;
+    if (destroyed) return;
     if (unreadable) {
       status.textContent = `${tr("map.error")} ${unreadable.message || unreadable}`;
       return;
     }
     await map.basemap;
+    if (destroyed) return;
     fillPartners();
     const located = [...items.values()].map((i) => [i.lat, i.lon]);
     if (located.length) map.fitBounds(L.latLngBounds(located), { padding: [30, 30], maxZoom: 9, animate: false });
@@ -605,6 +613,7 @@ export function mountMap(element, { api, t, lang, onMarking, raiseMarking, signa
     await refresh();
     // Two frames: the symbols added are painted before the page says it is ready.
     await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+    if (destroyed) return;
     // Milliseconds from the page's navigation to this point (benchmarks/cop_render.py).
     root.dataset.readyAt = String(Math.round(performance.now()));
     root.dataset.ready = "true";
@@ -616,6 +625,8 @@ export function mountMap(element, { api, t, lang, onMarking, raiseMarking, signa
     ready: load(),
     showItem,
     destroy() {
+      destroyed = true;
+      if (refreshFrame !== null) cancelAnimationFrame(refreshFrame);
       stopReplay();
       stopDrawing();
       for (const source of sources) source.close();
