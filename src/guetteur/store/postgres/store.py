@@ -144,7 +144,7 @@ class PostgresStore(SQLiteStore):
         added: list[str] = []
         # How many new passages of each marking hold each term, and their postings.
         held: Counter[tuple[str, int]] = Counter()
-        pending: postings.Pending = postings.Pending(list)
+        pending = postings.Pending()
         with self._transaction():
             for item in batch:
                 doc = item.document
@@ -186,7 +186,7 @@ class PostgresStore(SQLiteStore):
                         for term, _, column, n in counted
                     ]
                     held.update((term, marking_id) for term in {row[0] for row in counted})
-                    postings.add_passage(pending, chunk_id, counted, marking_id, length)
+                    pending.add_passage(chunk_id, counted, marking_id, length)
                 with self._pg.cursor() as cursor:
                     cursor.executemany(
                         'INSERT INTO chunks(id, doc_id, idx, start, "end", marking_id, text, '
@@ -202,7 +202,7 @@ class PostgresStore(SQLiteStore):
                 self._insert_enrichment(doc.id, marking_id, item.entities, item.events)
                 added.append(doc.id)
             postings.count(self._db, held)
-            postings.append(self._db, pending)
+            postings.append(self._db, pending.arrays())
         return added
 
     def _remark_postings(self, doc_id: str, marking_id: int) -> dict[tuple[str, int], int]:

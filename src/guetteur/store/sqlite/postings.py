@@ -27,6 +27,7 @@ lookups); these blocks are derived from it and rebuilt from it by `rebuild`.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -37,7 +38,6 @@ import numpy.typing as npt
 __all__ = [
     "POSTING",
     "Pending",
-    "add_passage",
     "append",
     "count",
     "pack",
@@ -55,66 +55,121 @@ POSTING = np.dtype([("chunk_id", "<i8"), ("frequency", "<i4"), ("length", "<i4")
 # they equal its float COLUMN_WEIGHTS.
 COLUMN_WEIGHTS = (2, 1)
 
-# (term, marking id) -> postings to append, in passage id order.
-Pending = defaultdict[tuple[str, int], list[tuple[int, int, int]]]
+# Terms per statement when many are looked up at once.
+_CHUNK = 5_000
 
 
-def add_passage(
-    pending: Pending,
-    chunk_id: int,
-    rows: Iterable[tuple[str, int, int, int]],
-    marking_id: int,
-    length: int,
-) -> None:
-    """Queue one passage's `passage_terms` rows (term, chunk id, column, count)."""
-    frequencies: dict[str, int] = {}
-    for term, _, column, count in rows:
-        frequencies[term] = frequencies.get(term, 0) + COLUMN_WEIGHTS[column] * count
-    for term, frequency in frequencies.items():
-        pending[(term, marking_id)].append((chunk_id, frequency, length))
+class Pending:
+    """Postings to append, gathered passage by passage (in passage id order) and
+    handed to `append` as one array per (term, marking id)."""
+
+    def __init__(self) -> None:
+        self._keys: dict[tuple[str, int], int] = {}
+        self._key_of: list[int] = []
+        self._rows: list[tuple[int, int, int]] = []
+
+    def add_passage(
+        self,
+        chunk_id: int,
+        rows: Iterable[tuple[str, int, int, int]],
+        marking_id: int,
+        length: int,
+    ) -> None:
+        """Queue one passage's `passage_terms` rows (term, chunk id, column, count)."""
+        frequencies: dict[str, int] = {}
+        for term, _, column, count in rows:
+            frequencies[term] = frequencies.get(term, 0) + COLUMN_WEIGHTS[column] * count
+        keys = self._keys
+        for term, frequency in frequencies.items():
+            self._key_of.append(keys.setdefault((term, marking_id), len(keys)))
+            self._rows.append((chunk_id, frequency, length))
+
+    def arrays(self) -> dict[tuple[str, int], npt.NDArray[Any]]:
+        """Each (term, marking id)'s postings, in passage id order."""
+        if not self._rows:
+            return {}
+        key_of = np.array(self._key_of)
+        ordered = np.array(self._rows, dtype=POSTING)[np.argsort(key_of, kind="stable")]
+        ends = np.cumsum(np.bincount(key_of, minlength=len(self._keys)))
+        return {key: ordered[(ends[n - 1] if n else 0) : ends[n]] for key, n in self._keys.items()}
 
 
-def append(db: Any, pending: Mapping[tuple[str, int], Sequence[Any] | npt.NDArray[Any]]) -> None:
+def append(db: Any, pending: Mapping[tuple[str, int], npt.NDArray[Any]]) -> None:
     """Add postings as new blocks, merging each with its newest blocks while these
-    are no bigger than the block being written."""
-    for (term, marking_id), items in pending.items():
-        new = np.asarray(items, dtype=POSTING) if not isinstance(items, np.ndarray) else items
-        if len(new) == 0:
-            continue
-        blocks = db.execute(
-            "SELECT rowid, block, postings FROM term_blocks WHERE term = ? AND marking_id = ? "
-            "ORDER BY block DESC",
-            (term, marking_id),
-        ).fetchall()
-        size, merged = len(new), []
+    are no bigger than the block being written. A few statements for the whole
+    batch (10,000 passages touch half a million terms and markings), not a few
+    per term."""
+    wanted = {key: found for key, found in pending.items() if len(found)}
+    if not wanted:
+        return
+    held: defaultdict[tuple[str, int], list[tuple[int, int, int]]] = defaultdict(list)
+    terms = sorted({term for term, _ in wanted})
+    for start in range(0, len(terms), _CHUNK):
+        for term, marking_id, rowid, block, count in db.execute(
+            "SELECT term, marking_id, rowid, block, postings FROM term_blocks "
+            "WHERE term IN (SELECT value FROM json_each(?))",
+            (json.dumps(terms[start : start + _CHUNK]),),
+        ):
+            if (term, marking_id) in wanted:
+                held[(term, marking_id)].append((rowid, block, count))
+    merging: dict[tuple[str, int], list[int]] = {}
+    numbers: dict[tuple[str, int], int] = {}
+    for key, found in wanted.items():
+        if key not in held:
+            continue  # a term new to this marking: its first block
+        blocks = sorted(held[key], key=lambda row: -row[1])  # newest first
+        numbers[key] = blocks[0][1] + 1
+        size, merged = len(found), []
         for rowid, _, count in blocks:
             if count > size:
                 break
             merged.append(rowid)
             size += count
-        parts = [new]
         if merged:
-            placeholders = ",".join("?" * len(merged))
-            parts = [
-                np.frombuffer(data, dtype=POSTING)
-                for (data,) in db.execute(
-                    f"SELECT data FROM term_blocks WHERE rowid IN ({placeholders}) ORDER BY block",
-                    merged,
-                )
-            ] + parts
-            db.execute(f"DELETE FROM term_blocks WHERE rowid IN ({placeholders})", merged)
-        _write(db, term, marking_id, blocks[0][1] + 1 if blocks else 1, np.concatenate(parts))
+            merging[key] = merged[::-1]  # oldest first
+    data: dict[int, bytes] = {}
+    gone = [rowid for merged in merging.values() for rowid in merged]
+    for start in range(0, len(gone), _CHUNK):
+        part = json.dumps(gone[start : start + _CHUNK])
+        data.update(
+            db.execute(
+                "SELECT rowid, data FROM term_blocks "
+                "WHERE rowid IN (SELECT value FROM json_each(?))",
+                (part,),
+            ).fetchall()
+        )
+        db.execute(
+            "DELETE FROM term_blocks WHERE rowid IN (SELECT value FROM json_each(?))", (part,)
+        )
+    rows = []
+    for key, found in wanted.items():
+        parts = [np.frombuffer(data[rowid], dtype=POSTING) for rowid in merging.get(key, ())]
+        joined = np.concatenate([*parts, found]) if parts else found
+        rows.append(_block_row(key, numbers.get(key, 1), joined))
+    db.executemany(
+        "INSERT INTO term_blocks(term, marking_id, block, postings, first, last, data) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+
+
+def _block_row(
+    key: tuple[str, int], block: int, postings: npt.NDArray[Any]
+) -> tuple[str, int, int, int, int, int, bytes]:
+    if len(postings) > 1:
+        ids = postings["chunk_id"]
+        if not bool(np.all(ids[1:] > ids[:-1])):
+            postings = postings[np.argsort(ids, kind="stable")]
+    first, last = int(postings[0]["chunk_id"]), int(postings[-1]["chunk_id"])
+    term, marking_id = key
+    return (term, marking_id, block, len(postings), first, last, postings.tobytes())
 
 
 def _write(db: Any, term: str, marking_id: int, block: int, postings: npt.NDArray[Any]) -> None:
-    ids = postings["chunk_id"]
-    if len(ids) > 1 and not bool(np.all(ids[1:] > ids[:-1])):
-        postings = postings[np.argsort(ids, kind="stable")]
-        ids = postings["chunk_id"]
     db.execute(
         "INSERT INTO term_blocks(term, marking_id, block, postings, first, last, data) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (term, marking_id, block, len(postings), int(ids[0]), int(ids[-1]), postings.tobytes()),
+        _block_row((term, marking_id), block, postings),
     )
 
 

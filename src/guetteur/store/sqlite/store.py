@@ -356,7 +356,7 @@ class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore, JobS
         added: list[str] = []
         # How many new passages of each marking hold each term (term_passages).
         held: Counter[tuple[str, int]] = Counter()
-        pending: postings.Pending = postings.Pending(list)
+        pending = postings.Pending()
         with self._transaction():
             for item in batch:
                 doc = item.document
@@ -407,13 +407,11 @@ class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore, JobS
                         rows,
                     )
                     held.update((term, marking_id) for term in {row[0] for row in rows})
-                    postings.add_passage(
-                        pending, cursor.lastrowid, rows, marking_id, chunk.end - chunk.start
-                    )
+                    pending.add_passage(cursor.lastrowid, rows, marking_id, chunk.end - chunk.start)
                 self._insert_enrichment(doc.id, marking_id, item.entities, item.events)
                 added.append(doc.id)
             postings.count(self._db, held)
-            postings.append(self._db, pending)
+            postings.append(self._db, pending.arrays())
         return added
 
     def _document(self, row: Sequence[Any]) -> Document:
