@@ -31,6 +31,7 @@ from web_fixture import (
     strings,
 )
 
+from guetteur.api.guard import Limits
 from guetteur.api.web import PAGES, STATIC
 from guetteur.security.markings import high_water_mark, parse_marking
 
@@ -49,7 +50,12 @@ def server(tmp_path_factory: pytest.TempPathFactory, built_gazetteer: Path) -> I
         pytest.fail("the web application is not built: run `make web`")
     home = tmp_path_factory.mktemp("web") / "ws"
     build_workspace(home, built_gazetteer)
-    with LiveServer(home) as live:
+    # Every page of these tests comes from one address, as a whole staff's would
+    # through one proxy: the login page's assets, loaded anonymously for each
+    # test in turn, can empty the default per-address bucket (5 a second, 30 at
+    # once): in one CI run a login page got 429s and its form never came.
+    limits = Limits(anonymous_rate_per_second=100.0, anonymous_burst=1_000)
+    with LiveServer(home, limits=limits) as live:
         yield live
         # As `guetteur serve` does: the map's live feed (server-sent events) would
         # otherwise hold a graceful shutdown open.
