@@ -165,6 +165,8 @@ def copy_sqlite_store(
             # Blocks and counts from the copied term counts (fulltext.py reads them).
             with target._pg.transaction():
                 pack_postings(target._db)
+            # The planner's statistics for the copied counts, now rather than at
+            # autovacuum's next pass.
             target._pg.execute("VACUUM (ANALYZE) passage_terms")
             return report
         finally:

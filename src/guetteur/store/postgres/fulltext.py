@@ -47,16 +47,12 @@ from guetteur.store.sqlite import postings
 from guetteur.store.sqlite.fulltext import (
     COLUMN_WEIGHTS,
     PhrasePostings,
-    ScoredPassage,
     SQLiteSource,
-    parse_phrases,
     passage_term_rows,
-    phrase_tokens,
-    score_passages,
 )
 from guetteur.store.sqlite.fulltext import _tokens as passage_tokens
 
-__all__ = ["PostgresSource", "pack_postings", "passage_terms", "rank_passages"]
+__all__ = ["PostgresSource", "pack_postings", "passage_terms"]
 
 # Joins the two words of a pair in passage_terms ("au dessus"), as on SQLite.
 _PAIR = " "
@@ -132,30 +128,6 @@ class PostgresSource(SQLiteSource):
         )
         found = frequencies > 0
         return PhrasePostings(holding.chunk_ids[found], frequencies[found], holding.lengths[found])
-
-
-def rank_passages(
-    db: Connection, expression: str, readable_marking_ids: Sequence[int], limit: int
-) -> list[ScoredPassage]:
-    """The `limit` best readable passages for an FTS5-style `expression` of phrases."""
-    # An empty phrase matches nothing (as in FTS5).
-    phrases = [tuple(t) for p in parse_phrases(expression) if (t := phrase_tokens(p))]
-    if not phrases or limit <= 0 or not readable_marking_ids:
-        return []
-    best = score_passages(PostgresSource(db, readable_marking_ids), phrases, limit)
-    if not best:
-        return []
-    places = db.raw.execute(
-        "SELECT id, doc_id, start FROM chunks WHERE id = ANY(%s)", (list(best),)
-    ).fetchall()
-    ranked = sorted(
-        (
-            ScoredPassage(chunk_id, doc_id, start, best[chunk_id])
-            for chunk_id, doc_id, start in places
-        ),
-        key=lambda passage: (-passage.score, passage.doc_id, passage.start),
-    )
-    return ranked[:limit]
 
 
 def pack_postings(db: Connection) -> None:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import struct
 import threading
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -55,11 +54,11 @@ from guetteur.store.base import (
     Vector,
 )
 from guetteur.store.postgres._dialect import Connection
-from guetteur.store.postgres.fulltext import rank_passages
+from guetteur.store.postgres.fulltext import PostgresSource
 from guetteur.store.postgres.schema import migrate, vector_index_sql
 from guetteur.store.sqlite import postings
 from guetteur.store.sqlite._common import iso
-from guetteur.store.sqlite.fulltext import passage_term_rows
+from guetteur.store.sqlite.fulltext import passage_term_rows, rank_passages
 from guetteur.store.sqlite.store import SQLiteStore
 
 __all__ = ["EF_SEARCH", "Embedding", "PostgresStore", "open_postgres"]
@@ -142,8 +141,6 @@ class PostgresStore(SQLiteStore):
     def add_documents(self, batch: Sequence[NewDocument]) -> list[str]:
         """Store a batch atomically; return the ids added (an id already stored is skipped)."""
         added: list[str] = []
-        # How many new passages of each marking hold each term, and their postings.
-        held: Counter[tuple[str, int]] = Counter()
         pending = postings.Pending()
         with self._transaction():
             for item in batch:
@@ -185,7 +182,6 @@ class PostgresStore(SQLiteStore):
                         (term, marking_id, chunk_id, column, n, length)
                         for term, _, column, n in counted
                     ]
-                    held.update((term, marking_id) for term in {row[0] for row in counted})
                     pending.add_passage(chunk_id, counted, marking_id, length)
                 with self._pg.cursor() as cursor:
                     cursor.executemany(
@@ -201,8 +197,7 @@ class PostgresStore(SQLiteStore):
                             copy.write_row(term_row)
                 self._insert_enrichment(doc.id, marking_id, item.entities, item.events)
                 added.append(doc.id)
-            postings.count(self._db, held)
-            postings.append(self._db, pending.arrays())
+            postings.store(self._db, pending)
         return added
 
     def _remark_postings(self, doc_id: str, marking_id: int) -> dict[tuple[str, int], int]:
@@ -244,7 +239,9 @@ class PostgresStore(SQLiteStore):
 
     def search_text(self, query: str, clearance: Clearance, limit: int) -> list[ChunkHit]:
         """BM25 from the statistics of readable passages only (postgres/fulltext.py)."""
-        ranked = rank_passages(self._db, query, self.readable_marking_ids(clearance), limit)
+        ranked = rank_passages(
+            self._db, query, self.readable_marking_ids(clearance), limit, PostgresSource
+        )
         if not ranked:
             return []
         rows = self._pg.execute(

@@ -55,7 +55,7 @@ import math
 import re
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -216,13 +216,6 @@ def _postings(chunk_ids: npt.NDArray[np.int64], weights: npt.NDArray[np.float64]
     return Postings(ordered[firsts], summed)
 
 
-def _integers(joined: str | None) -> npt.NDArray[np.int64]:
-    # group_concat of integers: one string per phrase instead of a row per passage.
-    if not joined:
-        return np.zeros(0, dtype=np.int64)
-    return np.fromstring(joined, dtype=np.int64, sep=",")
-
-
 def _frequencies(counts_and_columns: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
     # Count and column (0 or 1) come as one number: a third fewer numbers to read.
     weights = np.array([COLUMN_WEIGHTS[column] for column in _COLUMNS])
@@ -312,7 +305,7 @@ class SQLiteSource:
             "WHERE term = ? AND chunk_id IN (SELECT value FROM json_each(?))",
             (term, json.dumps(chunk_ids.tolist())),
         ).fetchone()
-        found = _postings(_integers(ids), _frequencies(_integers(counted)))
+        found = _postings(postings.integers(ids), _frequencies(postings.integers(counted)))
         return PhrasePostings(found.chunk_ids, found.frequencies, np.zeros(0))
 
     def long_phrase(self, tokens: tuple[str, ...]) -> PhrasePostings:
@@ -504,12 +497,18 @@ def _positional_postings(db: Any, tokens: Sequence[str]) -> Postings:
 
 
 def rank_passages(
-    db: Any, expression: str, readable_marking_ids: Sequence[int], limit: int
+    db: Any,
+    expression: str,
+    readable_marking_ids: Sequence[int],
+    limit: int,
+    source: Callable[[Any, Sequence[int]], PostingsSource] = SQLiteSource,
 ) -> list[ScoredPassage]:
-    """The `limit` best readable passages for an FTS5 `expression` (see `parse_phrases`)."""
+    """The `limit` best readable passages for an FTS5 `expression` (see `parse_phrases`),
+    their postings read by `source` (the PostgreSQL store passes its own; `db` then
+    is its dialect connection)."""
     # FTS5 matches nothing with an empty phrase.
     phrases = [tuple(t) for p in parse_phrases(expression) if (t := phrase_tokens(p))]
-    best = score_passages(SQLiteSource(db, readable_marking_ids), phrases, limit)
+    best = score_passages(source(db, readable_marking_ids), phrases, limit)
     places = db.execute(
         "SELECT id, doc_id, start FROM chunks WHERE id IN (SELECT value FROM json_each(?))",
         (json.dumps(list(best)),),

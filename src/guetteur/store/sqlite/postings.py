@@ -40,9 +40,11 @@ __all__ = [
     "Pending",
     "append",
     "count",
+    "integers",
     "pack",
     "read",
     "rebuild",
+    "store",
     "take_out",
     "uncount",
     "write_block",
@@ -220,7 +222,10 @@ def read(db: Any, term: str, markings: str) -> npt.NDArray[Any]:
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
-def _integers(joined: str) -> npt.NDArray[np.int64]:
+def integers(joined: str | None) -> npt.NDArray[np.int64]:
+    """Integers an aggregate joined with commas (one string instead of a row each)."""
+    if not joined:
+        return np.zeros(0, dtype=np.int64)
     return np.fromstring(joined, dtype=np.int64, sep=",")
 
 
@@ -230,14 +235,14 @@ def pack(
     """One term's `passage_terms` rows, each column joined by commas (passage id
     order, a passage's title row before its text row; count and column as
     tf * 2 + col), as one block per marking: (marking id, postings)."""
-    ids, counts = _integers(chunk_ids), _integers(counts_and_columns)
+    ids, counts = integers(chunk_ids), integers(counts_and_columns)
     firsts = np.flatnonzero(np.diff(ids, prepend=-1) != 0)
     found = np.zeros(len(firsts), dtype=POSTING)
     found["chunk_id"] = ids[firsts]
     weights = np.array(COLUMN_WEIGHTS, dtype=np.int64)
     found["frequency"] = np.add.reduceat(weights[counts & 1] * (counts >> 1), firsts)
-    found["length"] = _integers(lengths)[firsts]
-    markings = _integers(marking_ids)[firsts]
+    found["length"] = integers(lengths)[firsts]
+    markings = integers(marking_ids)[firsts]
     for marking_id in np.unique(markings):
         yield int(marking_id), found[markings == marking_id]
 
@@ -245,6 +250,14 @@ def pack(
 def write_block(db: Any, term: str, marking_id: int, postings: npt.NDArray[Any]) -> None:
     """Store `postings` as a term's first block in a marking (a rebuild)."""
     _write(db, term, marking_id, 1, postings)
+
+
+def store(db: Any, pending: Pending) -> None:
+    """Write a batch's postings: their blocks, and how many new passages of each
+    marking hold each term (one posting per passage)."""
+    arrays = pending.arrays()
+    count(db, {key: len(found) for key, found in arrays.items()})
+    append(db, arrays)
 
 
 def count(db: Any, held: Mapping[tuple[str, int], int]) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
@@ -354,8 +353,6 @@ class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore, JobS
     def add_documents(self, batch: Sequence[NewDocument]) -> list[str]:
         """Store a batch atomically; return the ids added (an id already stored is skipped)."""
         added: list[str] = []
-        # How many new passages of each marking hold each term (term_passages).
-        held: Counter[tuple[str, int]] = Counter()
         pending = postings.Pending()
         with self._transaction():
             for item in batch:
@@ -406,12 +403,10 @@ class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore, JobS
                         "INSERT INTO passage_terms(term, chunk_id, col, tf) VALUES (?, ?, ?, ?)",
                         rows,
                     )
-                    held.update((term, marking_id) for term in {row[0] for row in rows})
                     pending.add_passage(cursor.lastrowid, rows, marking_id, chunk.end - chunk.start)
                 self._insert_enrichment(doc.id, marking_id, item.entities, item.events)
                 added.append(doc.id)
-            postings.count(self._db, held)
-            postings.append(self._db, pending.arrays())
+            postings.store(self._db, pending)
         return added
 
     def _document(self, row: Sequence[Any]) -> Document:
