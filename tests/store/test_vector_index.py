@@ -22,6 +22,7 @@ import pytest
 
 import guetteur.store.sqlite.schema as schema
 import guetteur.store.sqlite.store as sqlite_store
+import guetteur.store.sqlite.vectors as bit_index
 from guetteur.enrich.embeddings import embed
 from guetteur.model import Chunk, Clearance, Document
 from guetteur.security.markings import parse_clearance, parse_marking
@@ -138,6 +139,25 @@ def test_recall_at_10_against_exact_search_on_real_embeddings(
         wanted += 10
     # 2,000 passages, 60 candidates (3%): sign bits must keep the true neighbours.
     assert found / wanted >= 0.95
+
+
+def test_small_and_large_markings_are_scanned_to_the_same_candidates(
+    tmp_path: Path,
+    sentences: tuple[list[str], npt.NDArray[np.float32]],
+    approximate: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A small marking's bits are scanned in one pass, a large one's word by word:
+    # both ways must find the same passages, in the same order, with the same
+    # scores (the store here is small, so the threshold is moved instead).
+    store = SQLiteStore(tmp_path / "g.db")
+    store.add_documents(documents(sentences, "s", SECRET, 60, seed=5))
+    store.add_documents(documents(sentences, "r", RESTRICTED, 20, seed=6))
+    one_pass = [shown(store.search_vector(v, FRA_NS, 10)) for v in queries(sentences)]
+    monkeypatch.setattr(bit_index, "_ONE_PASS_BELOW", 0)
+    word_by_word = [shown(store.search_vector(v, FRA_NS, 10)) for v in queries(sentences)]
+    assert word_by_word == one_pass
+    assert all(len(hits) == 10 for hits in one_pass)
 
 
 def test_a_reader_ranks_the_same_whatever_else_the_store_holds(

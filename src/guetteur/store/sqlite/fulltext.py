@@ -269,6 +269,8 @@ class SQLiteSource:
 
     def __init__(self, db: Any, readable_marking_ids: Sequence[int]) -> None:
         self.db = db
+        # What term blocks are read through (PostgreSQL's source asks for bytes).
+        self.blocks = db
         self.markings = json.dumps(sorted(set(readable_marking_ids)))
 
     def totals(self) -> tuple[int, int]:
@@ -292,7 +294,7 @@ class SQLiteSource:
         return {term: int(n) for term, n in rows}
 
     def whole(self, term: str) -> PhrasePostings:
-        found = postings.read(self.db, term, self.markings)
+        found = postings.read(self.blocks, term, self.markings)
         return PhrasePostings(
             found["chunk_id"],
             found["frequency"].astype(np.float64),
@@ -346,6 +348,11 @@ def _gains(
 _BLOCK, _LOOKUP = 0.02, 5.0
 
 
+# Pruning compares sums taken in another order than the score's: a margin far
+# above rounding and far below any gain keeps every passage that could tie.
+_MARGIN = 1e-9
+
+
 class _Candidates:
     """Readable passages holding a phrase read so far, their lengths, and a lower
     bound of their scores (the gains of the phrases read). Kept in arrays
@@ -396,18 +403,17 @@ class _Candidates:
     def drop(self, ids: npt.NDArray[np.int64]) -> None:
         self.held[ids] = False
 
-    def cut(self, ids: npt.NDArray[np.int64], limit: int) -> float | None:
-        """The `limit`-th best lower bound among `ids` (the candidates), if there are
-        that many."""
+    def cut(self, ids: npt.NDArray[np.int64], limit: int, rest: float) -> float | None:
+        """The `limit`-th best lower bound among `ids` (the candidates); None when
+        there are fewer, or when even the best is not above `rest` (what the
+        phrases left may add), for then no cut can prune."""
         if len(ids) < limit:
             return None
         partial = self.partial[ids]
+        # The best bounds the limit-th, and costs less to find.
+        if float(partial.max()) * (1.0 - _MARGIN) <= rest:
+            return None
         return float(np.partition(partial, len(partial) - limit)[-limit])
-
-
-# Pruning compares sums taken in another order than the score's: a margin far
-# above rounding and far below any gain keeps every passage that could tie.
-_MARGIN = 1e-9
 
 
 def score_passages(
@@ -444,10 +450,11 @@ def score_passages(
     for number, tokens in enumerate(order):
         rest = math.fsum(bound[t] for t in order[number:])
         ids = candidates.ids()
-        cut = candidates.cut(ids, limit)
+        cut = candidates.cut(ids, limit, rest)
         # Once the phrases left cannot lift a passage holding none of those read
         # to the cut, no other passage can make it: from then on only the
         # candidates that still can are kept, and the phrases looked up in them.
+        # (The cut only rises and `rest` only falls: once pruning, a cut is found.)
         pruning = pruning or (cut is not None and rest < cut * (1.0 - _MARGIN))
         if pruning:
             assert cut is not None
@@ -475,7 +482,7 @@ def score_passages(
         # and offset, which the caller reads for these passages only.
         last = np.partition(scores[chosen], len(chosen) - limit)[len(chosen) - limit]
         chosen = chosen[scores[chosen] >= last]
-    return {int(chunk_id): float(scores[chunk_id]) for chunk_id in chosen}
+    return dict(zip(chosen.tolist(), scores[chosen].tolist(), strict=True))
 
 
 def _positional_postings(db: Any, tokens: Sequence[str]) -> Postings:

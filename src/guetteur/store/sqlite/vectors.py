@@ -190,16 +190,27 @@ class PassageBits:
         # (or replaces the arrays), never rewrites the part read here.
         distances = [_distances(words, size, query) for _, words, size in partitions]
         # The distance of the `wanted`-th closest, from the histogram of all of them.
-        histogram = sum(np.bincount(d, minlength=WORDS * 64 + 1) for d in distances)
+        histogram = np.bincount(np.concatenate(distances), minlength=WORDS * 64 + 1)
         farthest = int(np.searchsorted(np.cumsum(histogram), wanted))
         return np.concatenate(
             [ids[d <= farthest] for (ids, _, _), d in zip(partitions, distances, strict=True)]
         )
 
 
+# Below this many passages a partition is scanned in one pass (three numpy calls
+# instead of three per word: a reader's small markings cost their calls, not
+# their bits); above it word by word, streaming a word's row at a time.
+_ONE_PASS_BELOW = 4096
+
+
 def _distances(
     words: npt.NDArray[np.uint64], size: int, query: npt.NDArray[np.uint64]
 ) -> npt.NDArray[np.uint16]:
+    if size < _ONE_PASS_BELOW:
+        distances: npt.NDArray[np.uint16] = np.bitwise_count(words[:, :size] ^ query[:, None]).sum(
+            axis=0, dtype=np.uint16
+        )
+        return distances
     found = np.zeros(size, dtype=np.uint16)
     scratch = np.empty(size, dtype=np.uint64)
     counts = np.empty(size, dtype=np.uint8)
