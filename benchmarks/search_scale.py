@@ -2,6 +2,7 @@
 
 Run: .venv/bin/python benchmarks/search_scale.py [--passages 1000000] [--queries 60]
      [--stores sqlite,postgresql] [--keep FOLDER] [--build-only] [--json]
+     [--ef-search 40,60,80]
 
 Builds one synthetic corpus and stores it in each store through its own
 `add_documents`, in batches of 10,000 passages: passages recombined from the
@@ -340,6 +341,23 @@ def measure(store: SQLiteStore, queries: list[str], vectors_only: bool) -> dict[
     }
 
 
+def sweep_ef_search(
+    store: PostgresStore, queries: list[str], values: str
+) -> dict[str, dict[str, object]]:
+    """Vector search alone (broad reader) and recall@10 (both readers) for each
+    hnsw.ef_search in `values` (comma-separated), set on the store's connection."""
+    found: dict[str, dict[str, object]] = {}
+    for value in values.split(","):
+        store._pg.execute(f"SET hnsw.ef_search = {int(value)}")  # noqa: SLF001 - its session
+        vector_latencies(store, queries, BROAD)  # the index pages read once
+        found[value] = {
+            "vector_broad": vector_latencies(store, queries, BROAD),
+            "recall_at_10_broad": recall_at_10(store, queries, BROAD),
+            "recall_at_10_narrow": recall_at_10(store, queries, NARROW),
+        }
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--passages", type=int, default=1_000_000)
@@ -352,6 +370,12 @@ def main() -> None:
         "--vectors-only",
         action="store_true",
         help="passages of one short line each (same vectors): vector search alone, built fast",
+    )
+    parser.add_argument(
+        "--ef-search",
+        metavar="N,N,...",
+        help="PostgreSQL: instead of the other figures, vector search alone and its "
+        "recall@10 for each of these hnsw.ef_search values",
     )
     parser.add_argument("--json", action="store_true")
     options = parser.parse_args()
@@ -379,7 +403,9 @@ def main() -> None:
         store, server = open_store(name, folder, keep is not None)
         row: dict[str, Any] = {"open_s": round(time.perf_counter() - started, 1)}
         row.update(build(store, options.passages, pool, vectors, state, options.vectors_only))
-        if not options.build_only:
+        if options.ef_search and isinstance(store, PostgresStore):
+            row["ef_search"] = sweep_ef_search(store, queries, options.ef_search)
+        elif not options.build_only:
             row.update(measure(store, queries, options.vectors_only))
         result[name] = row
         store.close()
@@ -422,6 +448,13 @@ def report(result: dict[str, Any], stores: list[str]) -> None:
                     f"  {reader:6}  vector p50 {vector['p50_ms']:>6.1f} "
                     f"p95 {vector['p95_ms']:>6.1f} ms   recall@10 {row[f'recall_at_10_{reader}']}"
                 )
+        for value, figures in row.get("ef_search", {}).items():
+            vector = figures["vector_broad"]
+            print(
+                f"  ef_search {value:>4}: broad vector p50 {vector['p50_ms']:>6.1f} "
+                f"p95 {vector['p95_ms']:>6.1f} ms   recall@10 broad "
+                f"{figures['recall_at_10_broad']} narrow {figures['recall_at_10_narrow']}"
+            )
         if "narrow_passages" in row:
             print(
                 f"  narrow reader: {row['narrow_passages']:,} passages, full lists: "

@@ -65,11 +65,14 @@ __all__ = ["EF_SEARCH", "Embedding", "PostgresStore", "open_postgres"]
 
 # Candidates each HNSW index scan keeps (pgvector's hnsw.ef_search; 40 by
 # default). On the benchmark corpus at 200,000 passages (benchmarks/search_scale.py,
-# broad reader, same run): 100 gave recall@10 0.918 against exact search with a
-# vector search p50 of 95 ms, 200 gave 0.955 and 155 ms, 300 gave 0.978 and
-# 245 ms; 200 is the least that meets the 0.95 aim. A scan that needs more rows
-# than that goes on (hnsw.iterative_scan), so a limit above it still gets full lists.
-EF_SEARCH = 200
+# 40 queries, one sitting), with the graphs schema 7 builds (schema.HNSW_BUILD),
+# recall@10 against exact search broad / narrow and the broad reader's vector
+# search p50 / p95: 40 gave 0.973 / 0.960 and 21 / 24 ms, 60 gave 0.988 / 0.983
+# and 27 / 31 ms, 80 gave 0.990 / 0.995 and 36 / 42 ms. (pgvector's default
+# graphs needed 200 for 0.955 broad, at 43 / 52 ms.) 60 keeps a margin above the
+# 0.95 aim as a store grows. A scan that needs more rows than that goes on
+# (hnsw.iterative_scan), so a limit above it still gets full lists.
+EF_SEARCH = 60
 
 
 class Embedding:
