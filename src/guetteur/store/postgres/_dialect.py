@@ -177,13 +177,22 @@ class Connection:
     def __init__(self, url: str) -> None:
         self.raw = psycopg.connect(url, autocommit=True)
         self.total_changes = 0
+        self.binary = False
 
     @classmethod
-    def over(cls, raw: psycopg.Connection[Any]) -> Connection:
-        """The same translation over a connection already open (a migration's)."""
+    def over(cls, raw: psycopg.Connection[Any], binary: bool = False) -> Connection:
+        """The same translation over a connection already open (a migration's); with
+        `binary`, results come in PostgreSQL's binary format."""
         connection = cls.__new__(cls)
-        connection.raw, connection.total_changes = raw, 0
+        connection.raw, connection.total_changes, connection.binary = raw, 0, binary
         return connection
+
+    def binary_results(self) -> Connection:
+        """This connection, answering in PostgreSQL's binary format: a bytea comes as
+        its bytes, not as hex text to decode (a common word's postings are
+        megabytes: 1.7 ms against 8-18 ms for 2.7 MB). Only for statements whose
+        columns are integers, text and bytea, which load alike either way."""
+        return Connection.over(self.raw, binary=True)
 
     @property
     def in_transaction(self) -> bool:
@@ -197,7 +206,9 @@ class Connection:
             return Cursor(self.raw.cursor())
         statement = translate(sql)
         try:
-            cursor = self.raw.execute(statement.sql, _parameters(statement, params))
+            cursor = self.raw.cursor(binary=self.binary).execute(
+                statement.sql, _parameters(statement, params)
+            )
         except psycopg.errors.IntegrityError as error:
             raise IntegrityError(str(error)) from error
         if cursor.rowcount > 0 and not keyword.startswith("SELECT"):

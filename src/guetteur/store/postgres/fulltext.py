@@ -89,6 +89,10 @@ class PostgresSource(SQLiteSource):
     """Postings from a PostgreSQL store, for `score_passages`: the SQLite source's
     SQL through the dialect connection (`db`), but for lookups and long phrases."""
 
+    def __init__(self, db: Connection, readable_marking_ids: Sequence[int]) -> None:
+        super().__init__(db, readable_marking_ids)
+        self.blocks = db.binary_results()
+
     def looked_up(self, term: str, chunk_ids: npt.NDArray[np.int64]) -> PhrasePostings:
         # passage_terms is indexed by passage only (schema 6): a lookup would read
         # every term of each candidate. The readable blocks, whole, hold them.
