@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from guetteur.enrich import entities
 from guetteur.enrich.entities import (
     EntityExtractor,
     LexiconError,
@@ -335,6 +336,32 @@ def test_long_prose_is_cut_on_paragraphs_without_losing_offsets(
     mentions = extractor.extract(text, "fr")
     assert_well_formed(text, mentions)
     assert len([m for m in mentions if m.text == "Koupiansk" and m.type == "place"]) == 700
+
+
+def test_the_model_reads_a_long_text_a_few_pieces_at_a_time(
+    extractor: EntityExtractor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The model's working memory grows with the characters it reads at once (64
+    # pieces of a 50 MB document took 970 MB): a batch holds at most
+    # _BATCH_CHARS of them, and offsets still run to the end of the text.
+    monkeypatch.setattr(entities, "_BATCH_CHARS", 40_000)
+    nlp = extractor.pipeline("fr")
+    read_at_once: list[int] = []
+    pipe = nlp.pipe
+
+    def recorded_pipe(texts: list[str], **options: object) -> object:
+        read_at_once.append(sum(len(text) for text in texts))
+        return pipe(texts, **options)
+
+    monkeypatch.setattr(nlp, "pipe", recorded_pipe)
+    paragraph = "Le 2e régiment de hussards a vu trois BTR-82A près de Koupiansk.\n\n"
+    text = paragraph * 1_500  # ~100,000 characters: five pieces of at most 20,000
+    short = "Le colonel Marchand rend compte depuis Koupiansk."
+    long_mentions, short_mentions = extractor.extract_batch([text, short], ["fr", "fr"])
+    assert len(read_at_once) >= 3 and max(read_at_once) <= 40_000
+    assert_well_formed(text, long_mentions)
+    assert len([m for m in long_mentions if m.text == "Koupiansk" and m.type == "place"]) == 1_500
+    assert ("Marchand", "person") in found(short_mentions)
 
 
 # --- lexicon ----------------------------------------------------------------------

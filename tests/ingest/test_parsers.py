@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import io
 import random
+import tracemalloc
 import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -40,7 +41,7 @@ from guetteur.ingest.registry import (
     parse_file,
     parser_for,
 )
-from guetteur.ingest.text import guess_title, parse_text
+from guetteur.ingest.text import MAX_TITLE_CHARS, guess_title, parse_text
 
 from conftest import SCENARIO
 
@@ -203,6 +204,22 @@ def test_text_title_skips_banners_and_prefers_a_subject_line(tmp_path: Path) -> 
         == "VARNIAN BUILD-UP NEAR PSKOV"
     )
     assert only_document(parse_text, tmp_path / "c.txt", b"NATO SECRET\n--\n").title == "c"
+
+
+@pytest.mark.parametrize("heading", ["", "# "], ids=["line", "markdown heading"])
+def test_the_title_of_a_huge_single_line_is_read_from_its_opening(heading: str) -> None:
+    # Copies of a 5 MB line, stripped, upper-cased and split into words, once took
+    # 16 times its size while a title was chosen (800 MB for a 50 MB document).
+    line = heading + "Compilation of exercise reports. " + "Convoy seen near Tapa. " * 220_000
+    tracemalloc.start()
+    try:
+        title = guess_title(line, fallback="big", markdown_headings=True)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert title.startswith("Compilation of exercise reports. Convoy seen near Tapa.")
+    assert title.endswith("…") and len(title) <= MAX_TITLE_CHARS + 1
+    assert peak < len(line) / 20
 
 
 def test_text_newlines_and_byte_order_marks(tmp_path: Path) -> None:

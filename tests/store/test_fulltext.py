@@ -27,7 +27,7 @@ from guetteur.model import Chunk, Clearance, Document, Marking
 from guetteur.search import fts_query
 from guetteur.security.markings import may_read, parse_clearance, parse_marking
 from guetteur.store import NewDocument
-from guetteur.store.sqlite import SQLiteStore, fulltext
+from guetteur.store.sqlite import SQLiteStore, fulltext, postings
 from guetteur.store.sqlite.fulltext import (
     COLUMN_WEIGHTS,
     IDF_FLOOR,
@@ -315,11 +315,11 @@ def counted_statistics(store: SQLiteStore) -> tuple[set[tuple[Any, ...]], set[tu
 def packed_postings(store: SQLiteStore) -> dict[tuple[str, int], list[tuple[int, int, int]]]:
     """term_blocks as (term, marking id) -> [(passage, weighted frequency, length)]."""
     packed: dict[tuple[str, int], list[tuple[int, int, int]]] = {}
-    for term, marking_id, first, last, postings, data in store._db.execute(
+    for term, marking_id, first, last, held, data in store._db.execute(
         "SELECT term, marking_id, first, last, postings, data FROM term_blocks"
     ):
         rows = [tuple(int(v) for v in row) for row in np.frombuffer(data, dtype=POSTING)]
-        assert len(rows) == postings and (rows[0][0], rows[-1][0]) == (first, last)
+        assert len(rows) == held and (rows[0][0], rows[-1][0]) == (first, last)
         assert [row[0] for row in rows] == sorted({row[0] for row in rows})
         packed.setdefault((term, marking_id), []).extend(rows)
     return {key: sorted(rows) for key, rows in packed.items()}
@@ -355,6 +355,27 @@ def test_a_word_written_one_document_at_a_time_keeps_few_blocks(tmp_path: Path) 
     assert packed_postings(store) == recounted_postings(store)
     got = ranking(store, "fuel depot", FRA_NS, 200)
     assert len(got) == 97 and {"f000", "f050", "f099"}.isdisjoint(d for d, _, _ in got)
+    store.close()
+
+
+def test_a_batch_written_as_blocks_several_times_ranks_as_one_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A batch gathers at most FLUSH_POSTINGS before writing them as blocks (a
+    # 50 MB document holds ten million): written every 7 postings here, the
+    # blocks hold the same postings and rank as the exhaustive reference.
+    monkeypatch.setattr(postings, "FLUSH_POSTINGS", 7)
+    store = SQLiteStore(tmp_path / "g.db")
+    items = [new_document(*document) for document in DOCUMENTS]
+    store.add_documents(items)
+    (blocks,) = store._db.execute("SELECT MAX(block) FROM term_blocks").fetchone()
+    assert blocks > 1  # more than one write of a term's blocks in the one batch
+    kept, counted = counted_statistics(store)
+    assert kept == counted
+    passages = [p for item in items for p in passages_of(item)]
+    for query in QUERIES:
+        for clearance in (LUX_NR, FRA_NS):
+            assert ranking(store, query, clearance, 50) == reference(passages, query, clearance, 50)
     store.close()
 
 

@@ -39,6 +39,10 @@ _EXERCISE_WORDS = re.compile(r"\b(EXERCISE|EXERCICE)\b")
 _SUBJECT_LINE = re.compile(r"[*_\s]*(?:subj|subject|objet)[*_\s]*:[*_\s]*(\w.*)", re.I)
 # The subject line sits in a message's heading block, never deep in its body.
 _SUBJECT_SEARCH_LINES = 30
+# A title is read from the opening of a line: the first 10,000 characters of a
+# 50 MB single-line document, not copies of all of it (stripped, upper-cased and
+# split into words, those took 800 MB at their peak).
+_LINE_READ_CHARS = 10_000
 
 
 def is_banner_line(line: str) -> bool:
@@ -63,7 +67,8 @@ def guess_title(text: str, fallback: str, *, markdown_headings: bool = False) ->
     """
     if markdown_headings:
         for match in _MARKDOWN_HEADING.finditer(text):
-            heading = _without_closing_hashes(match.group(1))
+            end = min(match.end(1), match.start(1) + _LINE_READ_CHARS)
+            heading = _without_closing_hashes(text[match.start(1) : end])
             if heading and not _is_banner_like(heading):
                 return _shorten(_STRONG_MARKERS.sub("", heading))
     for line in itertools.islice(_iter_lines(text), _SUBJECT_SEARCH_LINES):
@@ -87,13 +92,14 @@ def _without_closing_hashes(heading: str) -> str:
 
 def _iter_lines(text: str) -> Iterator[str]:
     # Lazily: the title is near the top, and splitting a 200 MB text into a
-    # list of lines to read three of them would double its memory.
+    # list of lines to read three of them would double its memory. Each line's
+    # first _LINE_READ_CHARS only.
     start = 0
     while start < len(text):
         end = text.find("\n", start)
         if end == -1:
             end = len(text)
-        yield text[start:end]
+        yield text[start : min(end, start + _LINE_READ_CHARS)]
         start = end + 1
 
 

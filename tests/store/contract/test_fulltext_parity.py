@@ -8,12 +8,14 @@ import random
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from guetteur.security.markings import parse_clearance, parse_marking
 from guetteur.store import NewDocument, Store
 from guetteur.store.postgres import PostgresStore
+from guetteur.store.postgres import store as postgres_store
 from guetteur.store.postgres.schema import MIGRATIONS
-from guetteur.store.sqlite import SQLiteStore
+from guetteur.store.sqlite import SQLiteStore, postings
 
 from .conftest import Postgres
 from .test_store_contract import SHARED_SECRET, document, unit_vectors
@@ -77,7 +79,15 @@ def _rankings(store: Store) -> dict[tuple[str, str], list[tuple[str, int, float]
     }
 
 
-def test_the_same_corpus_ranks_alike_on_both_stores(tmp_path: Path, postgres: Postgres) -> None:
+@pytest.mark.parametrize("written", ["at the end of each batch", "every 7 postings"])
+def test_the_same_corpus_ranks_alike_on_both_stores(
+    tmp_path: Path, postgres: Postgres, monkeypatch: pytest.MonkeyPatch, written: str
+) -> None:
+    if written == "every 7 postings":
+        # A batch's postings written as blocks several times (a 50 MB document
+        # holds ten million), its term counts copied 2 passages at a time.
+        monkeypatch.setattr(postings, "FLUSH_POSTINGS", 7)
+        monkeypatch.setattr(postgres_store, "_COUNTED_PASSAGES", 2)
     documents = _corpus(seed=7)
     sqlite = SQLiteStore(tmp_path / "store.db")
     pg = PostgresStore(postgres.new_database())

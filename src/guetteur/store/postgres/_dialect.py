@@ -227,7 +227,7 @@ class Connection:
             sql_text = sql_text[: -len(" RETURNING id")]
         cursor = self.raw.cursor()
         try:
-            cursor.executemany(sql_text, [_parameters(statement, row) for row in rows])
+            cursor.executemany(sql_text, (_parameters(statement, row) for row in rows))
         except psycopg.errors.IntegrityError as error:
             raise IntegrityError(str(error)) from error
         if cursor.rowcount > 0:

@@ -75,6 +75,10 @@ __all__ = ["EF_SEARCH", "Embedding", "PostgresStore", "open_postgres"]
 EF_SEARCH = 60
 
 
+# Passages whose term counts go in one COPY (postings may be written between two).
+_COUNTED_PASSAGES = 256
+
+
 class Embedding:
     """A float32 vector as a query parameter (pgvector's binary format)."""
 
@@ -170,34 +174,44 @@ class PostgresStore(SQLiteStore):
                         (len(item.chunks),),
                     )
                 ]
-                rows, terms = [], []
-                for chunk_id, chunk, vector in zip(
-                    chunk_ids, item.chunks, item.embeddings, strict=True
-                ):
-                    rows.append(
-                        (chunk_id, doc.id, chunk.index, chunk.start, chunk.end, marking_id,
-                         chunk.text, Embedding(vector))
-                    )  # fmt: skip
-                    title = doc.title if chunk.index == 0 else ""
-                    counted = passage_term_rows(chunk_id, title, chunk.text)
-                    length = chunk.end - chunk.start
-                    terms += [
-                        (term, marking_id, chunk_id, column, n, length)
-                        for term, _, column, n in counted
-                    ]
-                    pending.add_passage(chunk_id, counted, marking_id, length)
+                rows = [
+                    (chunk_id, doc.id, chunk.index, chunk.start, chunk.end, marking_id,
+                     chunk.text, Embedding(vector))
+                    for chunk_id, chunk, vector in zip(
+                        chunk_ids, item.chunks, item.embeddings, strict=True
+                    )
+                ]  # fmt: skip
                 with self._pg.cursor() as cursor:
                     cursor.executemany(
                         'INSERT INTO chunks(id, doc_id, idx, start, "end", marking_id, text, '
                         "embedding) VALUES (%s, %s, %s, %s, %s, %s, %s, %b)",
                         rows,
                     )
-                    with cursor.copy(
-                        "COPY passage_terms (term, marking_id, chunk_id, col, tf, length) "
-                        "FROM STDIN"
-                    ) as copy:
-                        for term_row in terms:
-                            copy.write_row(term_row)
+                del rows
+                # Term counts passage by passage, never a whole document's at once
+                # (a 50 MB document has ten million); postings written as blocks
+                # whenever enough are gathered, between two COPYs.
+                for start in range(0, len(chunk_ids), _COUNTED_PASSAGES):
+                    with (
+                        self._pg.cursor() as cursor,
+                        cursor.copy(
+                            "COPY passage_terms (term, marking_id, chunk_id, col, tf, length) "
+                            "FROM STDIN"
+                        ) as copy,
+                    ):
+                        for chunk_id, chunk in zip(
+                            chunk_ids[start : start + _COUNTED_PASSAGES],
+                            item.chunks[start : start + _COUNTED_PASSAGES],
+                            strict=True,
+                        ):
+                            title = doc.title if chunk.index == 0 else ""
+                            counted = passage_term_rows(chunk_id, title, chunk.text)
+                            length = chunk.end - chunk.start
+                            for term, _, column, n in counted:
+                                copy.write_row((term, marking_id, chunk_id, column, n, length))
+                            pending.add_passage(chunk_id, counted, marking_id, length)
+                    if pending.full:
+                        postings.store(self._db, pending)
                 self._insert_enrichment(doc.id, marking_id, item.entities, item.events)
                 added.append(doc.id)
             postings.store(self._db, pending)

@@ -28,6 +28,7 @@ lookups); these blocks are derived from it and rebuilt from it by `rebuild`.
 from __future__ import annotations
 
 import json
+from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -36,6 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "FLUSH_POSTINGS",
     "POSTING",
     "Pending",
     "append",
@@ -59,16 +61,31 @@ COLUMN_WEIGHTS = (2, 1)
 
 # Terms per statement when many are looked up at once.
 _CHUNK = 5_000
+# Postings a batch gathers before they are written as blocks (`Pending.full`):
+# a 50 MB document holds ten million, and sorting them all at once took
+# 550 MB. The blocks of one write then come in several, merged as any others.
+FLUSH_POSTINGS = 1_000_000
 
 
 class Pending:
     """Postings to append, gathered passage by passage (in passage id order) and
-    handed to `append` as one array per (term, marking id)."""
+    handed to `append` as one array per (term, marking id).
+
+    Held in arrays of machine integers, not tuples: a 50 MB document's 8
+    million postings took 1.2 GB as Python tuples, 16 bytes each here."""
 
     def __init__(self) -> None:
+        self._empty()
+
+    def _empty(self) -> None:
         self._keys: dict[tuple[str, int], int] = {}
-        self._key_of: list[int] = []
-        self._rows: list[tuple[int, int, int]] = []
+        # One entry per posting: its (term, marking id)'s number, its frequency.
+        self._key_of = array("q")
+        self._frequencies = array("q")
+        # One entry per passage: its id, its length, how many postings it added.
+        self._chunk_ids = array("q")
+        self._lengths = array("q")
+        self._counts = array("q")
 
     def add_passage(
         self,
@@ -82,18 +99,36 @@ class Pending:
         for term, _, column, count in rows:
             frequencies[term] = frequencies.get(term, 0) + COLUMN_WEIGHTS[column] * count
         keys = self._keys
-        for term, frequency in frequencies.items():
-            self._key_of.append(keys.setdefault((term, marking_id), len(keys)))
-            self._rows.append((chunk_id, frequency, length))
+        self._key_of.extend(
+            [keys.setdefault((term, marking_id), len(keys)) for term in frequencies]
+        )
+        self._frequencies.extend(frequencies.values())
+        self._chunk_ids.append(chunk_id)
+        self._lengths.append(length)
+        self._counts.append(len(frequencies))
 
-    def arrays(self) -> dict[tuple[str, int], npt.NDArray[Any]]:
-        """Each (term, marking id)'s postings, in passage id order."""
-        if not self._rows:
+    @property
+    def full(self) -> bool:
+        """Whether FLUSH_POSTINGS are gathered: time to `store` them."""
+        return len(self._key_of) >= FLUSH_POSTINGS
+
+    def take(self) -> dict[tuple[str, int], npt.NDArray[Any]]:
+        """Each (term, marking id)'s postings, in passage id order; this is left empty."""
+        if not self._key_of:
             return {}
-        key_of = np.array(self._key_of)
-        ordered = np.array(self._rows, dtype=POSTING)[np.argsort(key_of, kind="stable")]
+        key_of = np.frombuffer(self._key_of, dtype=np.int64)
+        counts = np.frombuffer(self._counts, dtype=np.int64)
+        rows = np.empty(len(key_of), dtype=POSTING)
+        rows["chunk_id"] = np.repeat(np.frombuffer(self._chunk_ids, dtype=np.int64), counts)
+        rows["frequency"] = np.frombuffer(self._frequencies, dtype=np.int64)
+        rows["length"] = np.repeat(np.frombuffer(self._lengths, dtype=np.int64), counts)
+        ordered = rows[np.argsort(key_of, kind="stable")]
+        del rows
         ends = np.cumsum(np.bincount(key_of, minlength=len(self._keys)))
-        return {key: ordered[(ends[n - 1] if n else 0) : ends[n]] for key, n in self._keys.items()}
+        taken = {key: ordered[(ends[n - 1] if n else 0) : ends[n]] for key, n in self._keys.items()}
+        del key_of, counts  # views of the arrays `_empty` lets go
+        self._empty()
+        return taken
 
 
 def append(db: Any, pending: Mapping[tuple[str, int], npt.NDArray[Any]]) -> None:
@@ -143,15 +178,18 @@ def append(db: Any, pending: Mapping[tuple[str, int], npt.NDArray[Any]]) -> None
         db.execute(
             "DELETE FROM term_blocks WHERE rowid IN (SELECT value FROM json_each(?))", (part,)
         )
-    rows = []
-    for key, found in wanted.items():
-        parts = [np.frombuffer(data[rowid], dtype=POSTING) for rowid in merging.get(key, ())]
-        joined = np.concatenate([*parts, found]) if parts else found
-        rows.append(_block_row(key, numbers.get(key, 1), joined))
+
+    def rows() -> Iterator[tuple[str, int, int, int, int, int, bytes]]:
+        # One block's bytes at a time, not the whole batch's postings twice over.
+        for key, found in wanted.items():
+            parts = [np.frombuffer(data[rowid], dtype=POSTING) for rowid in merging.get(key, ())]
+            joined = np.concatenate([*parts, found]) if parts else found
+            yield _block_row(key, numbers.get(key, 1), joined)
+
     db.executemany(
         "INSERT INTO term_blocks(term, marking_id, block, postings, first, last, data) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        rows,
+        rows(),
     )
 
 
@@ -254,8 +292,8 @@ def write_block(db: Any, term: str, marking_id: int, postings: npt.NDArray[Any])
 
 def store(db: Any, pending: Pending) -> None:
     """Write a batch's postings: their blocks, and how many new passages of each
-    marking hold each term (one posting per passage)."""
-    arrays = pending.arrays()
+    marking hold each term (one posting per passage). `pending` is emptied."""
+    arrays = pending.take()
     count(db, {key: len(found) for key, found in arrays.items()})
     append(db, arrays)
 

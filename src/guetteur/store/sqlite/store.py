@@ -404,6 +404,8 @@ class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore, JobS
                         rows,
                     )
                     pending.add_passage(cursor.lastrowid, rows, marking_id, chunk.end - chunk.start)
+                    if pending.full:
+                        postings.store(self._db, pending)
                 self._insert_enrichment(doc.id, marking_id, item.entities, item.events)
                 added.append(doc.id)
             postings.store(self._db, pending)
