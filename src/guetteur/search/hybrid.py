@@ -152,41 +152,86 @@ def retrieve_passages(
     reader's clearance inside both queries, so a passage the reader may not
     read never reaches fusion, let alone a model.
     """
-    # Keyed by chunk id (one passage once), but ordered by readable data only.
-    fused: dict[int, float] = {}
-    hits: dict[int, ChunkHit] = {}
-    expression = fts_query(query)
-    text_hits = store.search_text(expression, clearance, pool) if expression else []
-    vector_hits = store.search_vector(embed([query])[0], clearance, pool) if query.strip() else []
-    terms = query_terms(query)
-    for ranked, weigh in ((text_hits, True), (vector_hits, False)):
-        for rank, hit in enumerate(ranked):
-            # A full-text hit counts by the share of the question's words it holds:
-            # one shared word ("port", "week") across languages is chance, not a
-            # match (benchmarks/retrieval_quality.py).
-            weight = term_share(terms, passage_opening(hit.text)) if weigh else 1.0
-            fused[hit.chunk_id] = fused.get(hit.chunk_id, 0.0) + weight / (RRF_K + rank + 1)
-            hits.setdefault(hit.chunk_id, hit)
-    ordered = sorted(
-        fused.items(), key=lambda pair: (-pair[1], hits[pair[0]].doc_id, hits[pair[0]].start)
-    )
-    return [RankedPassage(hits[chunk_id], score) for chunk_id, score in ordered]
+    ranks = _Ranks(store, query, clearance, pool)
+    fused = {chunk_id: ranks.score(chunk_id) for chunk_id in ranks.hits}
+    ordered = sorted(fused, key=lambda chunk_id: (-fused[chunk_id], *ranks.place(chunk_id)))
+    return [RankedPassage(ranks.hits[chunk_id], fused[chunk_id]) for chunk_id in ordered]
+
+
+class _Ranks:
+    """Both sides' rankings of one query, and each passage's fused score."""
+
+    def __init__(self, store: Store, query: str, clearance: Clearance, pool: int) -> None:
+        expression = fts_query(query)
+        text_hits = store.search_text(expression, clearance, pool) if expression else []
+        vector_hits = (
+            store.search_vector(embed([query])[0], clearance, pool) if query.strip() else []
+        )
+        self.terms = query_terms(query)
+        # Keyed by chunk id (one passage once), but ordered by readable data only.
+        self.hits: dict[int, ChunkHit] = {}
+        for hit in (*text_hits, *vector_hits):
+            self.hits.setdefault(hit.chunk_id, hit)
+        self._text = {hit.chunk_id: rank for rank, hit in enumerate(text_hits)}
+        self._vector = {hit.chunk_id: rank for rank, hit in enumerate(vector_hits)}
+
+    def place(self, chunk_id: int) -> tuple[str, int]:
+        hit = self.hits[chunk_id]
+        return hit.doc_id, hit.start
+
+    def bound(self, chunk_id: int) -> float:
+        """The passage's fused score if it held every word of the question: at least
+        its score (a share is at most 1, and the sums are taken alike)."""
+        return self._fused(chunk_id, 1.0)
+
+    def score(self, chunk_id: int) -> float:
+        # A full-text hit counts by the share of the question's words it holds:
+        # one shared word ("port", "week") across languages is chance, not a
+        # match (benchmarks/retrieval_quality.py).
+        if chunk_id not in self._text:
+            return self._fused(chunk_id, 1.0)
+        opening = passage_opening(self.hits[chunk_id].text)
+        return self._fused(chunk_id, term_share(self.terms, opening))
+
+    def _fused(self, chunk_id: int, weight: float) -> float:
+        score = 0.0
+        if (rank := self._text.get(chunk_id)) is not None:
+            score += weight / (RRF_K + rank + 1)
+        if (rank := self._vector.get(chunk_id)) is not None:
+            score += 1.0 / (RRF_K + rank + 1)
+        return score
 
 
 def hybrid_search(
     store: Store, query: str, clearance: Clearance, limit: int = 10
 ) -> list[SearchResult]:
-    """Documents matching `query` that `clearance` may read, best first."""
+    """Documents matching `query` that `clearance` may read, best first.
+
+    A document is shown by its best passage (the highest fused score, the
+    earliest of those tied). Passages are taken by their bound, highest first,
+    and one whose bound is below its document's best so far cannot be that
+    best: its share of the question's words is not computed (a 50 MB
+    document fills both rankings with its own passages).
+    """
+    ranks = _Ranks(store, query, clearance, POOL)
     best_per_document: dict[str, tuple[float, ChunkHit]] = {}
-    for passage in retrieve_passages(store, query, clearance):
-        hit, score = passage.hit, passage.score
+    bounds = {chunk_id: ranks.bound(chunk_id) for chunk_id in ranks.hits}
+    for chunk_id in sorted(bounds, key=lambda chunk_id: (-bounds[chunk_id], ranks.place(chunk_id))):
+        hit = ranks.hits[chunk_id]
         current = best_per_document.get(hit.doc_id)
-        if current is None or score > current[0]:
+        if current is not None and bounds[chunk_id] < current[0]:
+            continue
+        score = ranks.score(chunk_id)
+        if (
+            current is None
+            or score > current[0]
+            or (score == current[0] and hit.start < current[1].start)
+        ):
             best_per_document[hit.doc_id] = (score, hit)
     ranked_documents = sorted(
         best_per_document.values(), key=lambda pair: (-pair[0], pair[1].doc_id)
     )
-    terms = query_terms(query)
+    terms = ranks.terms
     return [
         SearchResult(
             id=hit.doc_id,
