@@ -125,7 +125,7 @@ def warm(executor: Executor) -> list[int]:
         return []
     if isinstance(executor, LocalPoolExecutor):
         # Until every worker has answered: each loads its models on its first batch.
-        pool = executors._worker_pool()  # noqa: SLF001 - the benchmark reaches its workers
+        pool = executors._pool.get()  # noqa: SLF001 - the benchmark reaches its workers
         seen: set[int] = set()
         while len(seen) < local_workers():
             futures = [
@@ -135,7 +135,7 @@ def warm(executor: Executor) -> list[int]:
         return sorted(seen)
     executor.submit(work).result()
     if isinstance(executor, LocalExecutor) and executor.overlap:
-        return list(executors._side_process()._processes)  # noqa: SLF001
+        return list(executors._side.get()._processes)  # noqa: SLF001
     return []
 
 
