@@ -95,15 +95,16 @@ class PreparedDocument:
     chunks: Sequence[Chunk]
 
 
+# Characters encoded and hashed at a time (`content_sha256`).
+_HASHED_CHARS = 1 << 20
+
+
 def content_sha256(text: str) -> str:
     """Hash of the text as stored (NFC, so the same words in two encodings match)."""
     digest = hashlib.sha256()
     for start in range(0, len(text), _HASHED_CHARS):  # not a whole copy of a 50 MB text
         digest.update(text[start : start + _HASHED_CHARS].encode("utf-8"))
     return digest.hexdigest()
-
-
-_HASHED_CHARS = 1 << 20
 
 
 def decide_marking(

@@ -71,8 +71,8 @@ class Pending:
     """Postings to append, gathered passage by passage (in passage id order) and
     handed to `append` as one array per (term, marking id).
 
-    Held in arrays of machine integers, not tuples: a 50 MB document's 8
-    million postings took 1.2 GB as Python tuples, 16 bytes each here."""
+    Held in arrays of machine integers, not tuples: a 50 MB document's ten
+    million postings took about 1.2 GB as Python tuples, 16 bytes each here."""
 
     def __init__(self) -> None:
         self._empty()
