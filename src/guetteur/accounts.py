@@ -105,7 +105,7 @@ class Accounts:
         """
         require(actor.role, SECURITY_OFFICER, "setting a user's password")
         user = self.store.get_user(name)
-        chosen = password if password is not None else new_one_time_password()
+        chosen = password if password is not None else new_one_time_password(user.name)
         check_password_policy(user.name, chosen)
         self.store.set_password(user.name, hash_password(chosen), True, self.clock())
         self.store.audit(actor.name, "password.set", {"user": user.name})

@@ -82,9 +82,19 @@ def new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-def new_one_time_password() -> str:
-    """A password the security officer hands over; it must be changed at first login."""
-    return secrets.token_urlsafe(15)  # 20 characters, 120 bits
+def new_one_time_password(user: str) -> str:
+    """A password the security officer hands over; it must be changed at first login.
+
+    Drawn again until it meets the policy: a random draw can hold a short
+    user name ("ops" turns up in about one draw in a thousand).
+    """
+    while True:
+        password = secrets.token_urlsafe(15)  # 20 characters, 120 bits
+        try:
+            check_password_policy(user, password)
+        except PasswordPolicyError:
+            continue
+        return password
 
 
 def digest(secret: str) -> str:
