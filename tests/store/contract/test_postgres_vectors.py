@@ -59,3 +59,46 @@ def test_a_workspace_from_before_the_denser_graphs_gets_them_when_opened(
         assert sum(len(hits) for hits in before.values()) == 10 * len(before)
     finally:
         store.close()
+
+
+def test_a_bulk_load_builds_the_same_indexes_at_its_end_and_searches_exactly_meanwhile(
+    postgres: Postgres,
+) -> None:
+    reference_url = postgres.new_database()
+    reference = PostgresStore(reference_url)
+    reference.add_documents(_corpus(seed=5))
+    expected, definitions = _nearest(reference), _index_definitions(reference_url)
+    reference.close()
+
+    url = postgres.new_database()
+    store = PostgresStore(url)
+    corpus = _corpus(seed=5)
+    try:
+        store.add_documents(corpus[:5])  # some markings, and their indexes, exist before
+        assert _index_definitions(url)
+        with store.vector_indexes_deferred():
+            store.add_documents(corpus[5:])
+            assert _index_definitions(url) == {}
+            # No graph: every readable passage ranked, the lists full and the same.
+            assert _nearest(store) == expected
+        assert _index_definitions(url) == definitions  # markings first seen inside too
+        assert _nearest(store) == expected
+        assert sum(len(hits) for hits in expected.values()) == 10 * len(expected)
+    finally:
+        store.close()
+
+
+def test_a_bulk_load_that_fails_still_leaves_every_index_built(postgres: Postgres) -> None:
+    url = postgres.new_database()
+    store = PostgresStore(url)
+    try:
+        store.add_documents(_corpus(seed=6)[:20])
+        before = _index_definitions(url)
+        try:
+            with store.vector_indexes_deferred():
+                raise RuntimeError("the feed broke")
+        except RuntimeError:
+            pass
+        assert _index_definitions(url) == before and before
+    finally:
+        store.close()

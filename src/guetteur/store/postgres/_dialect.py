@@ -20,7 +20,10 @@ and rewrites the few constructs where the dialects differ:
   the audit chain is appended by one transaction at a time;
 - an INSERT into a table with a generated id returns it (`lastrowid`);
 - a broken unique or foreign key raises the SQLite module's IntegrityError,
-  which the shared code catches to name the clash.
+  which the shared code catches to name the clash;
+- `executemany` of a plain INSERT (values all placeholders, nothing on
+  conflict) is a COPY: the same rows, triggers and constraints, at a tenth of
+  the cost a row (a batch's posting blocks are hundreds of thousands of rows).
 
 Statements are translated once and cached. String literals are left alone.
 """
@@ -54,6 +57,13 @@ _LIMIT = re.compile(r"LIMIT (\?|:[A-Za-z_]\w*)")
 _MAX_OF_TWO = re.compile(r"\bMAX\(([^(),]+),\s*([^()]+?)\)")
 _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 _INSERT_INTO = re.compile(r"^\s*INSERT (?:OR IGNORE )?INTO (\w+)", re.IGNORECASE)
+# A translated INSERT that a COPY does alike: its values all placeholders, no
+# ON CONFLICT, no RETURNING but the id we add for lastrowid.
+_PLAIN_INSERT = re.compile(
+    r"^\s*INSERT INTO (\w+)\s*\(([^()]*)\)\s*VALUES\s*\(\s*%s(?:\s*,\s*%s)*\s*\)\s*"
+    r"(?:RETURNING id)?\s*;?\s*$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,7 @@ class Translated:
     json_positions: tuple[int, ...]  # positional parameters that carry a JSON list
     json_names: tuple[str, ...]  # named ones
     returns_id: bool  # RETURNING id was added (a cursor's lastrowid)
+    copy: str | None = None  # the COPY that does the same as this INSERT, row by row
 
 
 @lru_cache(maxsize=4096)
@@ -116,7 +127,9 @@ def translate(sql: str) -> Translated:
     )
     if returns_id:
         text = f"{text.rstrip().rstrip(';')} RETURNING id"
-    return Translated(text, tuple(json_positions), tuple(json_names), returns_id)
+    plain = _PLAIN_INSERT.match(text) if not json_positions and not json_names else None
+    copy = f"COPY {plain.group(1)} ({plain.group(2).strip()}) FROM STDIN" if plain else None
+    return Translated(text, tuple(json_positions), tuple(json_names), returns_id, copy)
 
 
 def _rewrite(code: str) -> str:
@@ -227,6 +240,16 @@ class Connection:
             sql_text = sql_text[: -len(" RETURNING id")]
         cursor = self.raw.cursor()
         try:
+            if statement.copy is not None:
+                written = 0
+                with cursor.copy(statement.copy) as copy:
+                    for row in rows:
+                        if isinstance(row, Mapping):
+                            raise TypeError(f"{sql!r} takes its rows as sequences")
+                        copy.write_row(row)
+                        written += 1
+                self.total_changes += written
+                return Cursor(cursor)
             cursor.executemany(sql_text, (_parameters(statement, row) for row in rows))
         except psycopg.errors.IntegrityError as error:
             raise IntegrityError(str(error)) from error

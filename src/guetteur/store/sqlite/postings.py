@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 from array import array
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -291,11 +291,16 @@ def write_block(db: Any, term: str, marking_id: int, postings: npt.NDArray[Any])
     _write(db, term, marking_id, 1, postings)
 
 
-def store(db: Any, pending: Pending) -> None:
+def store(
+    db: Any,
+    pending: Pending,
+    counter: Callable[[Any, Mapping[tuple[str, int], int]], None] | None = None,
+) -> None:
     """Write a batch's postings: their blocks, and how many new passages of each
-    marking hold each term (one posting per passage). `pending` is emptied."""
+    marking hold each term (one posting per passage), through `counter` if given
+    (PostgreSQL's, in one statement). `pending` is emptied."""
     arrays = pending.take()
-    count(db, {key: len(found) for key, found in arrays.items()})
+    (counter or count)(db, {key: len(found) for key, found in arrays.items()})
     append(db, arrays)
 
 
