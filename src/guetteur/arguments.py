@@ -13,7 +13,11 @@ from datetime import UTC, datetime, timedelta
 from guetteur._exceptions import InvalidInputError
 from guetteur.store import BBox
 
-__all__ = ["parse_bbox", "parse_duration", "parse_nations", "parse_since"]
+__all__ = ["MAX_LISTED", "parse_bbox", "parse_duration", "parse_nations", "parse_since"]
+
+# The most any list may be asked for (`--limit`, `?limit=`): past it, the
+# stores' integers overflow (2**63 reached SQLite and failed the request).
+MAX_LISTED = 1_000_000
 
 _DURATION = re.compile(r"^\s*(\d{1,6})\s*([smhdw])\s*$", re.IGNORECASE)
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}

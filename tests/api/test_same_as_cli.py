@@ -285,3 +285,17 @@ def test_the_reports_of_the_fixture_are_what_the_readers_see(
     """The control: each reader's stats count what their clearance allows."""
     counted = {name: clients[name].get("/api/stats").json()["documents"] for name in READERS}
     assert counted == {"ops": len(REPORTS), "lux_nr": 2, "deu_nc": 2}
+
+
+@pytest.mark.parametrize("read", ["alerts", "incidents"])
+def test_a_limit_past_the_largest_list_is_refused_by_both_faces(
+    served_cyber: Served, clients: dict[str, httpx.Client], read: str
+) -> None:
+    """2**63 once reached SQLite and failed the request with a 500 (found by the fuzz)."""
+    huge = str(2**63)
+    answer = clients["lux_nr"].get(f"/api/{read}", params={"limit": huge})
+    assert answer.status_code == 422 and "limit" in answer.text
+    printed = cli(served_cyber.home, "lux_nr", read, "--limit", huge, "--json")
+    assert printed.code == 2 and "--limit" in printed.stderr and "1000000" in printed.stderr
+    largest = clients["lux_nr"].get(f"/api/{read}", params={"limit": "1000000"})
+    assert largest.status_code == 200

@@ -40,6 +40,7 @@ def marked(payload: dict[str, Any], status: int = 200) -> Response:
 
 
 Limit = Query(10, ge=1, le=1000, description="At most this many results.")
+ListLimit = Query(None, ge=1, le=arguments.MAX_LISTED, description="At most this many.")
 
 
 @router.get("/search")
@@ -104,7 +105,7 @@ def events(
 def alerts(
     since: str | None = Query(None, description="A duration (24h, 7d) or an ISO time."),
     rule: str | None = Query(None, max_length=256, description="Only alerts of this rule."),
-    limit: int | None = Query(None, ge=1, description="At most this many."),
+    limit: int | None = ListLimit,
     who: Caller = Depends(caller),
     ws: Workspace = Depends(workspace),
 ) -> Response:
@@ -117,7 +118,7 @@ def alerts(
 def incidents(
     since: str | None = Query(None, description="A duration (24h, 7d) or an ISO time."),
     min_severity: Literal["informational", "low", "medium", "high", "critical"] | None = None,
-    limit: int | None = Query(None, ge=1, description="At most this many."),
+    limit: int | None = ListLimit,
     who: Caller = Depends(caller),
     ws: Workspace = Depends(workspace),
 ) -> Response:

@@ -9,6 +9,7 @@ from typing import cast
 import click
 from rich.table import Table
 
+from guetteur.arguments import MAX_LISTED
 from guetteur.cli._common import (
     EXIT_PARTIAL,
     as_option,
@@ -38,7 +39,7 @@ from guetteur.views import (
 @main.group(invoke_without_command=True)
 @click.option("--since", help="Only alerts at or after: a duration (24h, 7d) or an ISO time.")
 @click.option("--rule", "rule_id", help="Only alerts of this rule (Sigma id or Suricata sid).")
-@click.option("--limit", type=click.IntRange(1), help="Show at most N (default: all).")
+@click.option("--limit", type=click.IntRange(1, MAX_LISTED), help="Show at most N (default: all).")
 @json_option
 @as_option
 @click.pass_context
@@ -126,7 +127,7 @@ _SEVERITIES = [s.name.lower() for s in Severity]
 @main.command()
 @click.option("--since", help="Only alerts at or after: a duration (24h, 7d) or an ISO time.")
 @click.option("--min-severity", type=click.Choice(_SEVERITIES), help="Hide less severe incidents.")
-@click.option("--limit", type=click.IntRange(1), help="Show at most N (default: all).")
+@click.option("--limit", type=click.IntRange(1, MAX_LISTED), help="Show at most N (default: all).")
 @json_option
 @as_option
 @click.pass_context

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
+from guetteur.arguments import MAX_LISTED
 from guetteur.cli._common import (
     as_option,
     console,
@@ -22,7 +23,7 @@ from guetteur.views import entities_json, entity_detail_json, events_geojson, ev
 
 @main.command()
 @click.option("--type", "entity_type", type=click.Choice(ENTITY_TYPES), help="Only this type.")
-@click.option("--limit", type=click.IntRange(1), help="Show at most N (default: all).")
+@click.option("--limit", type=click.IntRange(1, MAX_LISTED), help="Show at most N (default: all).")
 @json_option
 @as_option
 @click.pass_context
