@@ -10,14 +10,17 @@ header, the body — must be the same once run times are normalised as the CLI
 twin test normalises them. That covers every read (search, stats, entities,
 one entity, events as JSON and GeoJSON, alerts, incidents, one incident,
 watches, ask, brief, document fetch, including the 404 for an id only the
-other twin holds) and the answers to R's own writes (an upload ingested,
-Sigma rules loaded, a watch added).
+other twin holds) and the answers to R's own writes (an upload ingested, and
+another as a background job, read until it ends; Sigma rules loaded, a watch
+added).
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
+import time
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -63,6 +66,7 @@ EXAMPLES = 30
 # The twins must not meet the rate limit: a 429 in one twin only is no leak.
 GENEROUS = Limits(rate_per_second=10_000, burst=100_000)
 MARKING_HEADER = "x-guetteur-marking"
+JOB_ENDED = ("done", "failed", "cancelled")
 
 
 class ServedTwin:
@@ -86,6 +90,28 @@ class ServedTwin:
         seen = f"{answer.headers.get('content-type')} marking={answer.headers.get(MARKING_HEADER)}"
         shown = (method, path, *(f"{k}={v}" for k, v in sorted(options.get("params", {}).items())))
         return Output(shown, answer.status_code, answer.text, seen)
+
+
+def _job_ended(served: ServedTwin, started: Output) -> Output:
+    """A job started by `started` (202), read until it ends; its random id is
+    named "<job>" (drawn apart from any record, it differs in every run)."""
+    if started.exit_code != 202:
+        return started
+    job_id = json.loads(started.stdout)["job"]["id"]
+    deadline = time.monotonic() + 300
+    while True:
+        state = served.call("GET", f"/api/jobs/{job_id}")
+        if state.exit_code != 200 or json.loads(state.stdout)["job"]["state"] in JOB_ENDED:
+            break
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job_id} did not end: {state.stdout}")
+        time.sleep(0.2)
+    return Output(
+        ("POST", "/api/ingest", "background=true", "GET /api/jobs/<job>"),
+        state.exit_code,
+        state.stdout.replace(job_id, "<job>"),
+        started.stderr,
+    )
 
 
 def compare_twin_api(twin: Twin, base: Path) -> TwinRun:
@@ -152,6 +178,24 @@ def _compare(twin: Twin, root: Path) -> TwinRun:
             both("POST", "/api/rules", files=rules, data={"marking": own})
         upload = ("own.txt", twin.own_text.encode("utf-8"), "text/plain")
         both("POST", "/api/ingest", files=[("files", upload)], data={"marking": own})
+        # The same as a job (background): its record, once ended, answers alike.
+        as_job = ("own-job.txt", (twin.own_text + "\n\nRelu.\n").encode("utf-8"), "text/plain")
+        started = (
+            plain.call("POST", "/api/ingest", files=[("files", as_job)],
+                       data={"marking": own, "background": "true"}),
+            hidden.call("POST", "/api/ingest", files=[("files", as_job)],
+                        data={"marking": own, "background": "true"}),
+        )  # fmt: skip
+        ended = tuple(
+            _job_ended(served, output)
+            for served, output in zip((plain, hidden), started, strict=True)
+        )
+        run.outputs.append(
+            (
+                normalise_output(ended[0], now, [plain.root]),
+                normalise_output(ended[1], now, [hidden.root]),
+            )
+        )
         both("POST", "/api/watch", json={"name": "from-the-api", "requirement": twin.requirement})
     return run
 
@@ -191,6 +235,8 @@ def test_the_twins_are_compared_on_every_endpoint(
         "stats", "search", "entities", "events", "alerts", "incidents", "documents", "watch",
         "ask", "brief", "rules", "ingest",
     }  # fmt: skip
+    (job,) = [o for o, _ in run.outputs if o.command[-1] == "GET /api/jobs/<job>"]
+    assert job.exit_code == 200 and json.loads(job.stdout)["job"]["state"] == "done", job.stdout
     by_path = {output.command[1]: output for output, _ in run.outputs}
     ingested = by_path["/api/ingest"]
     assert ingested.exit_code == 200, ingested.stdout
