@@ -178,7 +178,7 @@ def count_postings(db: Connection, held: Mapping[tuple[str, int], int]) -> None:
             copy.write_row((term, marking_id, n))
     raw.execute(
         "INSERT INTO term_passages(term, marking_id, passages) "
-        "SELECT term, marking_id, passages FROM counted_terms ORDER BY term, marking_id "
+        "SELECT term, marking_id, passages FROM counted_terms "
         "ON CONFLICT (term, marking_id) "
         "DO UPDATE SET passages = term_passages.passages + excluded.passages"
     )
