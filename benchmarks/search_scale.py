@@ -58,6 +58,7 @@ from guetteur.search.hybrid import POOL
 from guetteur.security.markings import parse_clearance, parse_marking
 from guetteur.store import NewDocument, Store
 from guetteur.store.postgres import PostgresStore
+from guetteur.store.postgres import store as postgres_store
 from guetteur.store.sqlite import SQLiteStore
 
 REPO = Path(__file__).resolve().parents[1]
@@ -361,9 +362,11 @@ def sweep_ef_search(
     store: PostgresStore, queries: list[str], values: str
 ) -> dict[str, dict[str, object]]:
     """Vector search alone (broad reader) and recall@10 (both readers) for each
-    hnsw.ef_search in `values` (comma-separated), set on the store's connection."""
+    hnsw.ef_search in `values` (comma-separated), set on the store's connection
+    for every reader (no budget spread over a reader's graphs)."""
     found: dict[str, dict[str, object]] = {}
     for value in values.split(","):
+        postgres_store.EF_SEARCH = postgres_store.EF_BUDGET = int(value)
         store._pg.execute(f"SET hnsw.ef_search = {int(value)}")  # noqa: SLF001 - its session
         vector_latencies(store, queries, BROAD)  # the index pages read once
         found[value] = {

@@ -284,7 +284,7 @@ def test_random_corpora_rank_as_the_reference(
             # Words needed once pruning starts looked up passage by passage
             # rather than read whole: the same ranking.
             with pytest.MonkeyPatch.context() as patch:
-                patch.setattr(fulltext, "_LOOKUP", 0.0)
+                patch.setattr(fulltext.SQLiteSource, "lookup_cost", 0.0)
                 assert ranking(store, query, clearance, limit) == expected
     finally:
         store.close()
@@ -430,7 +430,7 @@ def test_common_words_are_looked_up_only_where_they_can_change_the_cut(tmp_path:
     # At this size reading "fuel" whole costs less than 16 lookups: cost lookups
     # as a million-passage store would.
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(fulltext, "_BLOCK", 1.0)
+        patch.setattr(fulltext.SQLiteSource, "lookup_cost", 5.0)
         for clearance in (LUX_NR, FRA_NS):
             for limit in (1, 3, 4):
                 got = ranking(store, "fuel convoy Narva", clearance, limit)

@@ -162,11 +162,8 @@ class _Ranks:
     """Both sides' rankings of one query, and each passage's fused score."""
 
     def __init__(self, store: Store, query: str, clearance: Clearance, pool: int) -> None:
-        expression = fts_query(query)
-        text_hits = store.search_text(expression, clearance, pool) if expression else []
-        vector_hits = (
-            store.search_vector(embed([query])[0], clearance, pool) if query.strip() else []
-        )
+        vector = embed([query])[0] if query.strip() else None
+        text_hits, vector_hits = store.search_both(fts_query(query), vector, clearance, pool)
         self.terms = query_terms(query)
         # Keyed by chunk id (one passage once), but ordered by readable data only.
         self.hits: dict[int, ChunkHit] = {}

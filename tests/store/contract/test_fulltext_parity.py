@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import psycopg
 import pytest
 
 from guetteur.security.markings import parse_clearance, parse_marking
 from guetteur.store import NewDocument, Store
-from guetteur.store.postgres import PostgresStore
+from guetteur.store.postgres import PostgresStore, fulltext
 from guetteur.store.postgres import store as postgres_store
 from guetteur.store.postgres.schema import MIGRATIONS
 from guetteur.store.sqlite import SQLiteStore, postings
@@ -145,6 +147,116 @@ def test_a_workspace_from_before_the_term_counts_is_counted_when_opened(
     pg = PostgresStore(url)
     try:
         assert _rankings(pg) == _rankings(sqlite)
+    finally:
+        sqlite.close()
+        pg.close()
+
+
+def test_large_blocks_are_looked_up_by_segment_and_rank_alike(
+    tmp_path: Path, postgres: Postgres, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Common words fill blocks larger than SKIPPED_ABOVE; once pruning begins they
+    are looked up segment by segment (schema 8's skips): the same rankings as
+    SQLite's, and as reading them whole, before and after a re-marking."""
+    rng = random.Random(3)
+    rare = ("narva", "tapa", "drone", "ambush")
+    documents = [
+        document(
+            f"b{n:04}",
+            "",
+            MARKINGS[n % 2],
+            title="report",
+            pieces=[
+                " ".join(
+                    ["fuel", "convoy"] * rng.randint(1, 3)
+                    + rng.sample(WORDS, 3)
+                    + ([rng.choice(rare)] if n % 11 == 0 else [])
+                )
+            ],
+            vectors=unit_vectors(1, seed=n),
+        )  # fmt: skip
+        for n in range(2_400)
+    ]
+    sqlite = SQLiteStore(tmp_path / "store.db")
+    url = postgres.new_database()
+    pg = PostgresStore(url)
+    queries = ('"narva" OR "fuel"', '"tapa" OR "convoy" OR "fuel"', '"drone" OR "convoy fuel"')
+    try:
+        for store in (sqlite, pg):
+            # Each marking's 240 new passages a batch, merged as a binary counter:
+            # blocks of 960 and 240.
+            for first in range(0, len(documents), 480):
+                store.add_documents(documents[first : first + 480])
+        # Blocks of both sizes, and the skips where a block is large.
+        for skips, data in pg._pg.execute(
+            "SELECT skips, data FROM term_blocks WHERE term = 'fuel'"
+        ).fetchall():
+            if len(data) > fulltext.SKIPPED_ABOVE:
+                ids = np.frombuffer(data, dtype=postings.POSTING)["chunk_id"]
+                step = fulltext.SEGMENT_BYTES // postings.POSTING.itemsize
+                assert np.frombuffer(skips, dtype="<i8").tolist() == ids[::step].tolist()
+            else:
+                assert skips is None
+        skips_of = "SELECT seq, skips FROM term_blocks WHERE skips IS NOT NULL ORDER BY seq"
+        written = pg._pg.execute(skips_of).fetchall()
+        # A workspace from before schema 8 gets the same skips when opened.
+        pg.close()
+        with psycopg.connect(url, autocommit=True) as old:
+            old.execute("ALTER TABLE term_blocks DROP COLUMN skips")
+            old.execute("DROP FUNCTION guetteur_block_skips(BYTEA)")
+            old.execute("UPDATE guetteur_schema SET version = 7")
+        pg = PostgresStore(url)
+        assert pg._pg.execute(skips_of).fetchall() == written
+        query = "SELECT postings FROM term_blocks WHERE term = 'fuel'"
+        sizes = [n for (n,) in pg._pg.execute(query)]
+        assert max(sizes) * postings.POSTING.itemsize > fulltext.SKIPPED_ABOVE
+        assert min(sizes) * postings.POSTING.itemsize <= fulltext.SKIPPED_ABOVE
+
+        # A lookup finds exactly what the whole read holds of its candidates,
+        # wherever they fall in a segment (its first passage and its last too).
+        every = np.array(sorted(pg._pg.execute("SELECT array_agg(id) FROM chunks").fetchone()[0]))
+        for clearance in READERS.values():
+            source = fulltext.PostgresSource(pg._db, pg.readable_marking_ids(clearance))
+            for term in ("fuel", "convoy fuel", "narva"):
+                whole = source.whole(term)
+                for ids in (every, every[::7], every[every % 128 < 2], every[-3:], every[:0]):
+                    found = source.looked_up(term, ids)
+                    kept = np.isin(whole.chunk_ids, ids)
+                    assert sorted(zip(found.chunk_ids.tolist(), found.frequencies.tolist(),
+                                      strict=True)) == sorted(
+                        zip(whole.chunk_ids[kept].tolist(), whole.frequencies[kept].tolist(),
+                            strict=True))  # fmt: skip
+
+        looked_up: list[int] = []
+        read_by_lookup = fulltext.PostgresSource.looked_up
+
+        def counting(self: fulltext.PostgresSource, term: str, ids: np.ndarray) -> Any:
+            looked_up.append(len(ids))
+            return read_by_lookup(self, term, ids)
+
+        def rankings(store: Store) -> list[list[tuple[str, int, float]]]:
+            return [
+                [(h.doc_id, h.start, h.score) for h in store.search_text(q, clearance, limit)]
+                for q in queries
+                for clearance in READERS.values()
+                for limit in (1, 5, 20)
+            ]
+
+        for remarked in (False, True):
+            if remarked:
+                for store in (sqlite, pg):
+                    store.remark_document("b0011", parse_marking("NATO SECRET"))
+                    store.remark_document("b0022", parse_marking("NATO RESTRICTED"))
+            expected = rankings(sqlite)
+            assert sum(1 for found in expected if found) > 20
+            monkeypatch.setattr(fulltext.PostgresSource, "lookup_cost", float("inf"))
+            assert rankings(pg) == expected  # every word read whole
+            monkeypatch.setattr(fulltext.PostgresSource, "lookup_cost", 0.0)
+            monkeypatch.setattr(fulltext.PostgresSource, "looked_up", counting)
+            looked_up.clear()
+            assert rankings(pg) == expected  # looked up once pruning begins
+            assert looked_up
+            monkeypatch.undo()
     finally:
         sqlite.close()
         pg.close()

@@ -4,10 +4,14 @@ made before them is opened."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
+import pytest
 
 from guetteur.store import Store
 from guetteur.store.postgres import PostgresStore
+from guetteur.store.postgres.store import EF_SEARCH, ef_search_for
 
 from .conftest import Postgres
 from .test_fulltext_parity import READERS, _corpus
@@ -48,6 +52,9 @@ def test_a_workspace_from_before_the_denser_graphs_gets_them_when_opened(
         for name, definition in _index_definitions(url).items():
             old.execute(f"DROP INDEX {name}")
             old.execute(definition.replace(" WITH (m='24', ef_construction='200')", ""))
+        # and without schema 8's skips.
+        old.execute("ALTER TABLE term_blocks DROP COLUMN skips")
+        old.execute("DROP FUNCTION guetteur_block_skips(BYTEA)")
         old.execute("UPDATE guetteur_schema SET version = 6")
     assert not any("ef_construction" in d for d in _index_definitions(url).values())
     store = PostgresStore(url)
@@ -100,5 +107,37 @@ def test_a_bulk_load_that_fails_still_leaves_every_index_built(postgres: Postgre
         except RuntimeError:
             pass
         assert _index_definitions(url) == before and before
+    finally:
+        store.close()
+
+
+def test_a_reader_of_fewer_markings_searches_each_graph_deeper_then_the_session_is_as_it_was(
+    postgres: Postgres, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert [ef_search_for(n) for n in (0, 1, 2, 3, 4, 10)] == [200, 200, 100, 66, 60, 60]
+    store = PostgresStore(postgres.new_database())
+    try:
+        store.add_documents(_corpus(seed=3))
+        sent: list[str] = []
+        execute = store._pg.execute
+
+        def recording(query: Any, *args: Any, **kwargs: Any) -> Any:
+            sent.append(str(query))
+            return execute(query, *args, **kwargs)
+
+        monkeypatch.setattr(store._pg, "execute", recording)
+        vector = unit_vectors(1, seed=1)[0]
+        for clearance in READERS.values():
+            # The reader's graphs: the markings of every passage they may read.
+            graphs = {hit.marking for hit in store.search_vector(vector, clearance, 1_000)}
+            sent.clear()
+            assert store.search_vector(vector, clearance, 10)
+            settings = [q for q in sent if "hnsw.ef_search" in q]
+            wanted = ef_search_for(len(graphs))
+            if wanted == EF_SEARCH:
+                assert settings == []
+            else:
+                assert settings == [f"SET hnsw.ef_search = {wanted}", "SET hnsw.ef_search = 60"]
+            assert execute("SHOW hnsw.ef_search").fetchone() == (str(EF_SEARCH),)
     finally:
         store.close()

@@ -180,6 +180,33 @@ def test_reads_return_only_what_the_reader_may_read(store: Store) -> None:
     assert np.allclose(vector, embed(["a fuel depot report"])[0], atol=1e-6)
 
 
+def test_both_ranked_reads_at_once_are_each_read_alone_and_see_the_open_transaction(
+    store: Store,
+) -> None:
+    """A hybrid search's two reads (`search_both`: at once on PostgreSQL, on two
+    connections) give what each gives alone, for every reader; inside a write
+    transaction they see what it wrote."""
+    batch = [document(f"s{i:02}", f"fuel depot strike {i} at Tapa", SECRET) for i in range(30)]
+    batch += [document(f"r{i:02}", f"a fuel convoy report {i}", OPEN) for i in range(30)]
+    store.add_documents(batch)
+    vectors = embed(["fuel depot", "convoy near Tapa"])
+    for clearance in (LUX_NR, FRA_NS):
+        for query, vector in zip(('"fuel" OR "depot"', '"convoy" OR "tapa"'), vectors, strict=True):
+            alone = (
+                store.search_text(query, clearance, 8),
+                store.search_vector(vector, clearance, 8),
+            )
+            assert store.search_both(query, vector, clearance, 8) == alone
+            assert alone[0] and alone[1]
+        assert store.search_both(None, vectors[0], clearance, 8)[0] == []
+        assert store.search_both('"fuel"', None, clearance, 8)[1] == []
+    late = document("late", "the Narva bridge convoy", OPEN)
+    with store._transaction():
+        store.add_documents([late])
+        text, near = store.search_both('"narva"', late.embeddings[0], LUX_NR, 3)
+        assert [h.doc_id for h in text] == ["late"] and near[0].doc_id == "late"
+
+
 def test_caveats_are_required(store: Store) -> None:
     store.add_documents(
         [document("c", "key material handover", "NATO SECRET // REL TO FRA // CRYPTO")]

@@ -18,7 +18,9 @@ store keeps (schema 6):
 
 - `term_blocks`, each term's passages packed per marking (store/sqlite/
   postings.py, the same code and format: the SQL goes through the dialect
-  connection), which ranking reads whole;
+  connection), which ranking reads whole until it prunes; a block larger
+  than SKIPPED_ABOVE bytes also keeps `skips` (schema 8, generated from its
+  bytes): the id of the passage opening each segment of SEGMENT_BYTES;
 - `term_passages`, how many passages of each marking hold each term;
 - `marking_passages`, passages and total length per marking (triggers).
 
@@ -26,8 +28,16 @@ Ranking is `score_passages`, SQLite's: statistics summed over the readable
 markings only, phrases read rarest first, the common ones no longer read once
 they cannot change the cut (MaxScore), scores summed phrase by phrase in query
 order, in numpy: equal inputs, equal floats. This module gives it the reads
-(`PostgresSource`). A phrase of three words or more ("s-300-pmu", rare) is
-looked for in the readable passages that hold all its consecutive pairs; their
+(`PostgresSource`). Once pruning has begun, a phrase is looked up in the
+candidates left: SQLite seeks them in passage_terms' key index, which
+PostgreSQL does without (schema 6); here the blocks' skips tell which
+segments may hold a candidate, and those segments alone are read, slices of
+the blocks' values that PostgreSQL fetches without the rest (the values are
+stored uncompressed). Every read of one search sees one snapshot
+(`PostgresStore.search_text`), so the skips and the segments agree.
+
+A phrase of three words or more ("s-300-pmu", rare) is looked for in the
+readable passages that hold all its consecutive pairs; their
 title and text are tokenised again and its occurrences counted (SQLite reads
 FTS5's token positions instead: the same count, with the same tokeniser but
 for characters of Unicode's private use area, which SQLite's FTS5 keeps in
@@ -52,10 +62,23 @@ from guetteur.store.sqlite.fulltext import (
 )
 from guetteur.store.sqlite.fulltext import _tokens as passage_tokens
 
-__all__ = ["PostgresSource", "count_postings", "pack_postings", "passage_terms"]
+__all__ = [
+    "SEGMENT_BYTES",
+    "SKIPPED_ABOVE",
+    "PostgresSource",
+    "count_postings",
+    "pack_postings",
+    "passage_terms",
+]
 
 # Joins the two words of a pair in passage_terms ("au dessus"), as on SQLite.
 _PAIR = " "
+# A large block is read by segments of this many postings' bytes when looking
+# candidates up; blocks of more than SKIPPED_ABOVE bytes keep each segment's
+# first passage id (`skips`). Schema 8 computes the skips with these numbers:
+# changing either needs a migration that computes them again.
+SEGMENT_BYTES = 128 * postings.POSTING.itemsize
+SKIPPED_ABOVE = 4 * SEGMENT_BYTES
 
 
 def passage_terms(
@@ -89,14 +112,68 @@ class PostgresSource(SQLiteSource):
     """Postings from a PostgreSQL store, for `score_passages`: the SQLite source's
     SQL through the dialect connection (`db`), but for lookups and long phrases."""
 
+    # A lookup per candidate costs about as much as reading this many postings
+    # whole: a segment of 128 and the fetch of its slice (measured at a million
+    # passages: README, "Search at scale").
+    lookup_cost = 400.0
+
     def __init__(self, db: Connection, readable_marking_ids: Sequence[int]) -> None:
         super().__init__(db, readable_marking_ids)
         self.blocks = db.binary_results()
+        self.marking_ids = sorted(set(readable_marking_ids))
+        # The marking of each candidate looked up so far (passage id → marking id).
+        self._marking_of: dict[int, int] = {}
+
+    def _markings_of(self, chunk_ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Each (readable) candidate's marking id, read once per search."""
+        unknown = [i for i in chunk_ids.tolist() if i not in self._marking_of]
+        if unknown:
+            self._marking_of.update(
+                self.db.raw.execute(
+                    "SELECT id, marking_id FROM chunks WHERE id = ANY(%s)", (unknown,)
+                ).fetchall()
+            )
+        # Every candidate is found (one snapshot); -1 would match no block.
+        return np.array([self._marking_of.get(i, -1) for i in chunk_ids.tolist()], dtype=np.int64)
 
     def looked_up(self, term: str, chunk_ids: npt.NDArray[np.int64]) -> PhrasePostings:
-        # passage_terms is indexed by passage only (schema 6): a lookup would read
-        # every term of each candidate. The readable blocks, whole, hold them.
-        return self.whole(term)
+        wanted = np.sort(chunk_ids)
+        markings = self._markings_of(wanted)
+        parts: list[bytes] = []
+        seqs: list[int] = []
+        segments: list[int] = []
+        for seq, marking_id, first, last, skips, data in self.db.raw.execute(
+            "SELECT seq, marking_id, first, last, skips, CASE WHEN skips IS NULL THEN data END "
+            "FROM term_blocks WHERE term = %s AND marking_id = ANY(%s)",
+            (term, self.marking_ids),
+            binary=True,
+        ):
+            if data is not None:  # a small block: read whole
+                parts.append(data)
+                continue
+            # The block's candidates: of its marking, between its first and last.
+            span = slice(np.searchsorted(wanted, first), np.searchsorted(wanted, last, "right"))
+            inside = wanted[span][markings[span] == marking_id]
+            if len(inside):
+                starts = np.frombuffer(skips, dtype="<i8")
+                # The segment that may hold each: the last to open at or before it.
+                held = np.unique(np.searchsorted(starts, inside, "right") - 1)
+                seqs.extend([seq] * len(held))
+                segments.extend(held.tolist())
+        if segments:
+            parts.extend(
+                data
+                for (data,) in self.db.raw.execute(
+                    f"SELECT substring(b.data FROM s.n * {SEGMENT_BYTES} + 1 FOR {SEGMENT_BYTES}) "
+                    "FROM unnest(%s::bigint[], %s::int[]) AS s(seq, n) "
+                    "JOIN term_blocks b ON b.seq = s.seq",
+                    (seqs, segments),
+                    binary=True,
+                )
+            )
+        found = np.frombuffer(b"".join(parts), dtype=postings.POSTING)
+        found = found[np.isin(found["chunk_id"], wanted, assume_unique=True)]
+        return PhrasePostings(found["chunk_id"], found["frequency"].astype(np.float64), np.zeros(0))
 
     def long_phrase(self, tokens: tuple[str, ...]) -> PhrasePostings:
         holding: PhrasePostings | None = None

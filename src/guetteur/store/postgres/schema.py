@@ -18,7 +18,9 @@ workspace column by column. What differs:
   counts passages and their length per marking, kept by triggers, so that
   BM25's collection statistics over the readable passages cost one row per
   readable marking; `term_blocks` and `term_passages` pack each term's
-  passages and count them per marking, as SQLite's tables of those names;
+  passages and count them per marking, as SQLite's tables of those names,
+  and a large block keeps where each of its segments begins (`skips`), so
+  that a lookup reads a few slices of it;
 - the audit table is append-only through triggers on UPDATE, DELETE and
   TRUNCATE, checked by `verify_audit` like SQLite's.
 """
@@ -30,7 +32,12 @@ from typing import Any
 from guetteur._exceptions import WorkspaceError
 from guetteur.enrich.embeddings import DIMENSIONS
 from guetteur.store.postgres._dialect import Connection
-from guetteur.store.postgres.fulltext import pack_postings, passage_terms
+from guetteur.store.postgres.fulltext import (
+    SEGMENT_BYTES,
+    SKIPPED_ABOVE,
+    pack_postings,
+    passage_terms,
+)
 
 __all__ = ["MIGRATIONS", "SCHEMA_LOCK", "migrate", "vector_index_sql"]
 
@@ -510,6 +517,25 @@ MIGRATIONS: list[str] = [
     # scan find more of the true neighbours. Memory for the builds, this
     # transaction only:
     "SET LOCAL maintenance_work_mem = '512MB'",
+    # 7 → 8: each large block's skips, the passage id that opens each segment
+    # of SEGMENT_BYTES (fulltext.py): once pruning has begun, ranking reads only
+    # the segments that may hold its candidates, each a slice of the block's
+    # uncompressed value that PostgreSQL fetches alone (a common word's readable
+    # blocks at a million passages are 14 MB; its 500 candidates' segments 1 MB).
+    # Generated from the block's bytes, so no write can leave them out of step.
+    # Adding the column rewrites term_blocks once.
+    f"""
+    CREATE FUNCTION guetteur_block_skips(data BYTEA) RETURNS BYTEA
+        LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+            SELECT string_agg(substring(data FROM n * {SEGMENT_BYTES} + 1 FOR 8), ''::bytea
+                              ORDER BY n)
+            FROM generate_series(0, (length(data) - 1) / {SEGMENT_BYTES}) AS n
+        $$;
+    ALTER TABLE term_blocks ADD COLUMN skips BYTEA GENERATED ALWAYS AS (
+        CASE WHEN length(data) > {SKIPPED_ABOVE} THEN guetteur_block_skips(data) END
+    ) STORED;
+    ALTER TABLE term_blocks ALTER COLUMN skips SET STORAGE EXTERNAL;
+    """,
 ]
 
 # How each marking's HNSW graph is built: links per node (pgvector's default

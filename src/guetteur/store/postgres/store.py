@@ -29,6 +29,7 @@ import json
 import struct
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -62,7 +63,7 @@ from guetteur.store.sqlite._common import iso
 from guetteur.store.sqlite.fulltext import passage_term_rows, rank_passages
 from guetteur.store.sqlite.store import SQLiteStore
 
-__all__ = ["EF_SEARCH", "Embedding", "PostgresStore", "open_postgres"]
+__all__ = ["EF_BUDGET", "EF_SEARCH", "Embedding", "PostgresStore", "ef_search_for", "open_postgres"]
 
 # Candidates each HNSW index scan keeps (pgvector's hnsw.ef_search; 40 by
 # default). On the benchmark corpus at 200,000 passages (benchmarks/search_scale.py,
@@ -74,6 +75,22 @@ __all__ = ["EF_SEARCH", "Embedding", "PostgresStore", "open_postgres"]
 # 0.95 aim as a store grows. A scan that needs more rows than that goes on
 # (hnsw.iterative_scan), so a limit above it still gets full lists.
 EF_SEARCH = 60
+# What one reader's vector search may spend over all the graphs it walks: a
+# reader of few markings walks few graphs, and each must find that reader's
+# whole top ten, not a share of it. At a million passages (search_scale.py,
+# `--ef-search`), the narrow reader's one graph of 10,000 passages gave
+# recall@10 0.943 at 60, 0.973 at 100 and 0.988 at 200; the broad reader's ten
+# graphs of 110,000 gave 0.983 at 60 (48 / 57 ms) and 0.995 at 100 (75 / 117
+# ms). So ef_search is EF_BUDGET spread over the reader's graphs, never less
+# than EF_SEARCH (`ef_search_for`): 200 for one graph, 100 for two, 60 from four.
+EF_BUDGET = 200
+
+
+def ef_search_for(graphs: int) -> int:
+    """hnsw.ef_search for a reader whose readable passages sit in `graphs` markings."""
+    return max(EF_SEARCH, EF_BUDGET // max(graphs, 1))
+
+
 # Memory for building one marking's HNSW graph whole (`build_vector_indexes`):
 # 100,000 passages' graph is about 300 MB; a larger one spills to disk, slower.
 _INDEX_BUILD_MEMORY = "1GB"
@@ -109,6 +126,20 @@ def _vector_text(text: str) -> Vector:
     return np.array(text[1:-1].split(","), dtype=np.float32)
 
 
+class _SideReader:
+    """A store's second connection, and the one thread that reads on it
+    (`PostgresStore.search_both`)."""
+
+    def __init__(self, url: str) -> None:
+        self.pg = psycopg.connect(url, autocommit=True)
+        PostgresStore._configure(self.pg)  # noqa: SLF001 - the store's own settings
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="guetteur-vectors")
+
+    def close(self) -> None:
+        self.thread.shutdown(wait=True)
+        self.pg.close()
+
+
 class PostgresStore(SQLiteStore):
     """A workspace's records in a PostgreSQL database (`url`: a libpq connection URI)."""
 
@@ -123,6 +154,7 @@ class PostgresStore(SQLiteStore):
         self._marking_ids: dict[str, int] = {}
         self._markings: dict[int, Marking] = {}
         self._indexes_deferred = False
+        self._side: _SideReader | None = None  # opened by the first `search_both`
         self._id_key = self._workspace_id_key()
 
     @staticmethod
@@ -137,6 +169,8 @@ class PostgresStore(SQLiteStore):
         pg.execute("SET hnsw.iterative_scan = strict_order")
 
     def close(self) -> None:
+        if self._side is not None:
+            self._side.close()
         self._db.close()
 
     # ----------------------------------------------------------------- markings
@@ -287,11 +321,27 @@ class PostgresStore(SQLiteStore):
         f"THEN substr(c.text, 1, {GROWN_OPENING_CHARS}) ELSE c.text END",
     )
 
+    @contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """The block's reads see one snapshot of the database (inside a transaction
+        already open, that one's)."""
+        with self._lock:
+            began = not self._db.in_transaction
+            if began:
+                self._pg.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                yield
+            finally:
+                if began:
+                    self._pg.execute("COMMIT")
+
     def search_text(self, query: str, clearance: Clearance, limit: int) -> list[ChunkHit]:
-        """BM25 from the statistics of readable passages only (postgres/fulltext.py)."""
-        ranked = rank_passages(
-            self._db, query, self.readable_marking_ids(clearance), limit, PostgresSource
-        )
+        """BM25 from the statistics of readable passages only (postgres/fulltext.py),
+        every statistic and posting read from one snapshot: a write committed
+        meanwhile (a merge of blocks) changes none of them midway."""
+        readable = self.readable_marking_ids(clearance)
+        with self._snapshot():
+            ranked = rank_passages(self._db, query, readable, limit, PostgresSource)
         if not ranked:
             return []
         rows = self._pg.execute(
@@ -318,17 +368,37 @@ class PostgresStore(SQLiteStore):
         and misses — depends on readable passages alone, and no hidden neighbour
         crowds the reader's out (the under-return of a filtered HNSW scan, pgvector
         issues 259 and 671). Each marking's best `limit` are merged; ties fall to
-        document id and offset. If fewer come back than the reader may read (an
-        index scan cut short), the exact ranking is returned instead: a reader
-        always gets min(limit, readable passages) results.
+        document id and offset. Each scan keeps `ef_search_for(graphs)` candidates:
+        a reader of few markings searches each graph deeper (the number of
+        graphs is readable data too: markings the reader may read that hold
+        passages). If fewer come back than the reader may read (an index scan
+        cut short), the exact ranking is returned instead: a reader always gets
+        min(limit, readable passages) results.
         """
         readable = self.readable_marking_ids(clearance)
+        with self._lock:
+            return self._hits(self._vector_rows(self._pg, vector, readable, limit))
+
+    def _vector_rows(
+        self, pg: psycopg.Connection[Any], vector: Vector, readable: list[int], limit: int
+    ) -> list[Any]:
+        """`search_vector`'s rows, read on `pg`: this store's connection, or its side one."""
         if limit <= 0 or not readable:
             return []
+        # The reader's graphs: readable markings that hold passages, and how many.
+        held = dict(
+            pg.execute(
+                "SELECT marking_id, passages FROM marking_passages "
+                "WHERE marking_id = ANY(%s) AND passages > 0",
+                (readable,),
+            ).fetchall()
+        )
+        if not held:
+            return []
         branches = " UNION ALL ".join(
-            f"(SELECT id, embedding <=> %(v)b AS distance FROM chunks WHERE marking_id = {int(m)} "
-            "ORDER BY embedding <=> %(v)b LIMIT %(k)s)"
-            for m in readable
+            f"(SELECT id, embedding <=> %(v)b AS distance FROM chunks "
+            f"WHERE marking_id = {int(m)} ORDER BY embedding <=> %(v)b LIMIT %(k)s)"
+            for m in sorted(held)
         )
         query = (
             f"SELECT {self._RANKED_HIT_COLUMNS}, 1.0 - x.distance FROM ({branches}) x "
@@ -336,20 +406,56 @@ class PostgresStore(SQLiteStore):
             "ORDER BY x.distance, d.id, c.start LIMIT %(k)s"
         )
         params = {"v": Embedding(vector), "k": limit}
-        rows = self._pg.execute(query, params).fetchall()
-        if len(rows) < limit and len(rows) < self.readable_passages(clearance):
-            rows = self._exact_vector_rows(readable, params)
-        return self._hits(rows)
+        ef_search = ef_search_for(len(held))
+        if ef_search != EF_SEARCH:
+            pg.execute(f"SET hnsw.ef_search = {ef_search}")
+        try:
+            rows: list[Any] = pg.execute(query, params).fetchall()
+        finally:
+            if ef_search != EF_SEARCH:
+                pg.execute(f"SET hnsw.ef_search = {EF_SEARCH}")
+        if len(rows) < limit and len(rows) < sum(held.values()):
+            rows = self._exact_vector_rows(pg, readable, params)
+        return rows
 
-    def _exact_vector_rows(self, readable: list[int], params: dict[str, Any]) -> list[Any]:
+    def _exact_vector_rows(
+        self, pg: psycopg.Connection[Any], readable: list[int], params: dict[str, Any]
+    ) -> list[Any]:
         # "+ 0" keeps the planner off the HNSW indexes: every readable passage is ranked.
-        rows: list[Any] = self._pg.execute(
+        rows: list[Any] = pg.execute(
             f"SELECT {self._RANKED_HIT_COLUMNS}, 1.0 - (c.embedding <=> %(v)b) "
             "FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.marking_id = ANY(%(m)s) "
             "ORDER BY (c.embedding <=> %(v)b) + 0, d.id, c.start LIMIT %(k)s",
             {**params, "m": readable},
         ).fetchall()
         return rows
+
+    def search_both(
+        self, query: str | None, vector: Vector | None, clearance: Clearance, limit: int
+    ) -> tuple[list[ChunkHit], list[ChunkHit]]:
+        """Both ranked reads of a hybrid search at once: vector search on this
+        store's side connection, in its own thread, while full text runs on
+        this one. The server does most of either (HNSW scans, block reads), so
+        two backends share the cores (README, "Search at scale"). The results
+        are `search_text`'s and `search_vector`'s. Inside an open transaction
+        they run one after the other on this connection, which alone sees what
+        the transaction wrote."""
+        if query is None or vector is None or self._db.in_transaction:
+            return super().search_both(query, vector, clearance, limit)
+        readable = self.readable_marking_ids(clearance)
+        side = self._side_reader()
+        pending = side.thread.submit(self._vector_rows, side.pg, vector, readable, limit)
+        try:
+            text = self.search_text(query, clearance, limit)
+        finally:
+            rows = pending.result()  # never left running on a store handed back
+        return text, self._hits(rows)
+
+    def _side_reader(self) -> _SideReader:
+        with self._lock:
+            if self._side is None:
+                self._side = _SideReader(self.url)
+            return self._side
 
     def search_vector_exact(
         self, vector: Vector, clearance: Clearance, limit: int
@@ -358,7 +464,9 @@ class PostgresStore(SQLiteStore):
         readable = self.readable_marking_ids(clearance)
         if limit <= 0 or not readable:
             return []
-        return self._hits(self._exact_vector_rows(readable, {"v": Embedding(vector), "k": limit}))
+        params = {"v": Embedding(vector), "k": limit}
+        with self._lock:
+            return self._hits(self._exact_vector_rows(self._pg, readable, params))
 
     def chunks_after(
         self, chunk_id: int, clearance: Clearance, doc_ids: Sequence[str] | None = None
@@ -383,31 +491,24 @@ class PostgresStore(SQLiteStore):
     # -------------------------------------------------------------------- audit
     def verify_audit(self, extends: ChainHead | None = None) -> tuple[int, str]:
         """(rows, head hash) of an intact, protected and complete chain (see SQLiteStore's)."""
-        with self._lock:
-            began = not self._db.in_transaction
-            if began:
-                # One snapshot: an append by another connection between reading the
-                # head and the rows must not look like tampering.
-                self._pg.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            try:
-                (present,) = self._pg.execute("SELECT to_regclass('audit') IS NOT NULL").fetchone()
-                if not present:
-                    raise AuditIntegrityError("the audit table is missing (dropped)")
-                count = self.get_setting("audit_head_count")
-                digest = self.get_setting("audit_head_hash")
-                head = None
-                if count is not None or digest is not None:
-                    head = ChainHead(int(count or 0), digest or GENESIS)
-                traces = TraceIndex()
-                rows = verify_chain(traces.noting(self.audit_rows()), head, extends)
-                self._check_audit_protection()
-                traces.check(
-                    (doc_id for (doc_id,) in self._pg.execute("SELECT id FROM documents")),
-                    (name for (name,) in self._pg.execute("SELECT name FROM users")),
-                )
-            finally:
-                if began:
-                    self._pg.execute("COMMIT")
+        # One snapshot: an append by another connection between reading the head
+        # and the rows must not look like tampering.
+        with self._snapshot():
+            (present,) = self._pg.execute("SELECT to_regclass('audit') IS NOT NULL").fetchone()
+            if not present:
+                raise AuditIntegrityError("the audit table is missing (dropped)")
+            count = self.get_setting("audit_head_count")
+            digest = self.get_setting("audit_head_hash")
+            head = None
+            if count is not None or digest is not None:
+                head = ChainHead(int(count or 0), digest or GENESIS)
+            traces = TraceIndex()
+            rows = verify_chain(traces.noting(self.audit_rows()), head, extends)
+            self._check_audit_protection()
+            traces.check(
+                (doc_id for (doc_id,) in self._pg.execute("SELECT id FROM documents")),
+                (name for (name,) in self._pg.execute("SELECT name FROM users")),
+            )
         return rows, head.hash if head is not None else GENESIS
 
     # The append-only triggers as the schema makes them: name → (event, level).

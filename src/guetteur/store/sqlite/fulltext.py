@@ -247,6 +247,11 @@ class PostingsSource(Protocol):
     def totals(self) -> tuple[int, int]:
         """The readable passages, and their total length in characters."""
 
+    # What looking a term up in one candidate costs, in postings read whole: a
+    # phrase needed for fewer candidates than its readable postings / this is
+    # looked up in them (`looked_up`), otherwise read whole.
+    lookup_cost: float
+
     def largest_id(self) -> int:
         """The largest passage id of any marking (only sizes arrays: ranking reads
         nothing else of hidden passages)."""
@@ -266,6 +271,12 @@ class PostingsSource(Protocol):
 
 class SQLiteSource:
     """Postings from an SQLite store: packed blocks, per-passage rows, FTS5 positions."""
+
+    # What reading costs on a warm million-passage store: 0.02 µs a readable
+    # posting read from term_blocks, 5 µs a posting looked up by passage in
+    # passage_terms (one index seek each). Both give the same postings: only
+    # the time differs.
+    lookup_cost = 5.0 / 0.02
 
     def __init__(self, db: Any, readable_marking_ids: Sequence[int]) -> None:
         self.db = db
@@ -338,14 +349,6 @@ def _gains(
     # BM25's term weight; FTS5's formula, element by element.
     gains: npt.NDArray[np.float64] = idf * frequencies * (K1 + 1.0) / (frequencies + norms)
     return gains
-
-
-# What reading costs, in microseconds (a warm million-passage store): a
-# readable posting read from term_blocks, and a posting looked up by passage in
-# passage_terms (one index seek each). A phrase needed for a few candidates only
-# is looked up in those; otherwise its readable blocks are read whole. Both
-# give the same postings: only the time differs.
-_BLOCK, _LOOKUP = 0.02, 5.0
 
 
 # Pruning compares sums taken in another order than the score's: a margin far
@@ -461,7 +464,7 @@ def score_passages(
             candidates.drop(ids[candidates.partial[ids] + rest < cut * (1.0 - _MARGIN)])
             if tokens not in read:
                 ids = candidates.ids()
-                if len(ids) * _LOOKUP < held[tokens] * _BLOCK:
+                if len(ids) * source.lookup_cost < held[tokens]:
                     read[tokens] = source.looked_up(_PAIR.join(tokens), ids)
                 else:
                     read[tokens] = source.whole(_PAIR.join(tokens))

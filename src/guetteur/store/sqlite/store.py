@@ -774,6 +774,15 @@ class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore, JobS
                     ).tolist()
         return self._vector_hits(vector, readable_ids, limit, candidates)
 
+    def search_both(
+        self, query: str | None, vector: Vector | None, clearance: Clearance, limit: int
+    ) -> tuple[list[ChunkHit], list[ChunkHit]]:
+        """Both ranked reads of a hybrid search: `search_text` of `query` and
+        `search_vector` of `vector`, each left out (no hits) when None."""
+        text = self.search_text(query, clearance, limit) if query is not None else []
+        near = self.search_vector(vector, clearance, limit) if vector is not None else []
+        return text, near
+
     def search_vector_exact(
         self, vector: Vector, clearance: Clearance, limit: int
     ) -> list[ChunkHit]:
