@@ -247,11 +247,12 @@ def latencies(store: Store, queries: list[str], clearance: Clearance) -> dict[st
 def store_latencies(
     store: Store, queries: list[str], clearance: Clearance
 ) -> dict[str, dict[str, float]]:
-    """The store's two ranked reads, together and the vector one alone (the query's
-    embedding computed beforehand)."""
+    """The store's two ranked reads, one after the other, the vector one alone, and
+    both at once as hybrid search asks them (`search_both`; PostgreSQL runs them
+    on two connections). The query's embedding is computed beforehand."""
     expressions = [fts_query(q) for q in queries]
     vectors = embed(queries)
-    both, vector_only = [], []
+    both, vector_only, at_once = [], [], []
     for expression, vector in zip(expressions, vectors, strict=True):
         started = time.perf_counter()
         if expression:
@@ -259,9 +260,15 @@ def store_latencies(
         between = time.perf_counter()
         store.search_vector(vector, clearance, POOL)
         ended = time.perf_counter()
+        store.search_both(expression, vector, clearance, POOL)
+        at_once.append((time.perf_counter() - ended) * 1000)
         both.append((ended - started) * 1000)
         vector_only.append((ended - between) * 1000)
-    return {"text_and_vector": _percentiles(both), "vector": _percentiles(vector_only)}
+    return {
+        "text_and_vector": _percentiles(both),
+        "vector": _percentiles(vector_only),
+        "at_once": _percentiles(at_once),
+    }
 
 
 def vector_latencies(store: Store, queries: list[str], clearance: Clearance) -> dict[str, float]:
@@ -457,7 +464,9 @@ def report(result: dict[str, Any], stores: list[str]) -> None:
                     f"{row[reader]['cpu_p50_ms']:.1f} / {row[reader]['cpu_p95_ms']:.1f})"
                     "   text+vector p50 "
                     f"{reads['text_and_vector']['p50_ms']:>7.1f} p95 "
-                    f"{reads['text_and_vector']['p95_ms']:>7.1f} ms   vector p50 "
+                    f"{reads['text_and_vector']['p95_ms']:>7.1f} ms   at once p50 "
+                    f"{reads['at_once']['p50_ms']:>7.1f} p95 {reads['at_once']['p95_ms']:>7.1f} ms"
+                    "   vector p50 "
                     f"{reads['vector']['p50_ms']:>6.1f} p95 {reads['vector']['p95_ms']:>6.1f} ms"
                     f"   recall@10 {row[f'recall_at_10_{reader}']}"
                 )
