@@ -366,6 +366,9 @@ class _Candidates:
         self.held = np.zeros(largest_id + 1, dtype=np.bool_)
         self.lengths = np.zeros(largest_id + 1)
         self.partial = np.zeros(largest_id + 1)
+        # `ids()` as last found, while no passage has come or gone since (finding
+        # them scans `held`, a million entries at a million passages).
+        self._ids: npt.NDArray[np.int64] | None = None
 
     def _reach(self, chunk_ids: npt.NDArray[np.int64]) -> None:
         # Passages written since the largest id was read.
@@ -379,7 +382,9 @@ class _Candidates:
             setattr(self, name, grown)
 
     def ids(self) -> npt.NDArray[np.int64]:
-        return np.flatnonzero(self.held)
+        if self._ids is None:
+            self._ids = np.flatnonzero(self.held)
+        return self._ids
 
     def where(self, read: PhrasePostings) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
         """The passages of `read` that are candidates, and where they sit in it."""
@@ -391,6 +396,7 @@ class _Candidates:
         self._reach(read.chunk_ids)
         ids = read.chunk_ids  # each passage once: fancy-indexed += adds once
         self.held[ids] = True
+        self._ids = None
         self.lengths[ids] = read.lengths
         norms = K1 * (1.0 - B + B * read.lengths / average_length)
         self.partial[ids] += weight * _gains(idf, read.frequencies, norms)
@@ -403,8 +409,10 @@ class _Candidates:
         norms = K1 * (1.0 - B + B * self.lengths[ids] / average_length)
         self.partial[ids] += weight * _gains(idf, read.frequencies[inside], norms)
 
-    def drop(self, ids: npt.NDArray[np.int64]) -> None:
-        self.held[ids] = False
+    def keep(self, ids: npt.NDArray[np.int64], kept: npt.NDArray[np.bool_]) -> None:
+        """Keep of `ids` (the candidates, `ids()`) those where `kept` holds."""
+        self.held[ids[~kept]] = False
+        self._ids = ids[kept]
 
     def cut(self, ids: npt.NDArray[np.int64], limit: int, rest: float) -> float | None:
         """The `limit`-th best lower bound among `ids` (the candidates); None when
@@ -461,7 +469,7 @@ def score_passages(
         pruning = pruning or (cut is not None and rest < cut * (1.0 - _MARGIN))
         if pruning:
             assert cut is not None
-            candidates.drop(ids[candidates.partial[ids] + rest < cut * (1.0 - _MARGIN)])
+            candidates.keep(ids, candidates.partial[ids] + rest >= cut * (1.0 - _MARGIN))
             if tokens not in read:
                 ids = candidates.ids()
                 if len(ids) * source.lookup_cost < held[tokens]:
