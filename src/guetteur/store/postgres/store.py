@@ -42,11 +42,7 @@ from psycopg.types import TypeInfo
 from guetteur._exceptions import WorkspaceError
 from guetteur.model import Clearance, Marking
 from guetteur.security.audit import (
-    GENESIS,
     AuditIntegrityError,
-    ChainHead,
-    TraceIndex,
-    verify_chain,
 )
 from guetteur.store.base import (
     GROWN_OPENING_CHARS,
@@ -324,7 +320,8 @@ class PostgresStore(SQLiteStore):
     @contextmanager
     def _snapshot(self) -> Iterator[None]:
         """The block's reads see one snapshot of the database (inside a transaction
-        already open, that one's)."""
+        already open, that one's): REPEATABLE READ, for PostgreSQL's default reads
+        each statement's own."""
         with self._lock:
             began = not self._db.in_transaction
             if began:
@@ -489,27 +486,9 @@ class PostgresStore(SQLiteStore):
         return [(hit, _vector_text(row[-1])) for hit, row in zip(hits, rows, strict=True)]
 
     # -------------------------------------------------------------------- audit
-    def verify_audit(self, extends: ChainHead | None = None) -> tuple[int, str]:
-        """(rows, head hash) of an intact, protected and complete chain (see SQLiteStore's)."""
-        # One snapshot: an append by another connection between reading the head
-        # and the rows must not look like tampering.
-        with self._snapshot():
-            (present,) = self._pg.execute("SELECT to_regclass('audit') IS NOT NULL").fetchone()
-            if not present:
-                raise AuditIntegrityError("the audit table is missing (dropped)")
-            count = self.get_setting("audit_head_count")
-            digest = self.get_setting("audit_head_hash")
-            head = None
-            if count is not None or digest is not None:
-                head = ChainHead(int(count or 0), digest or GENESIS)
-            traces = TraceIndex()
-            rows = verify_chain(traces.noting(self.audit_rows()), head, extends)
-            self._check_audit_protection()
-            traces.check(
-                (doc_id for (doc_id,) in self._pg.execute("SELECT id FROM documents")),
-                (name for (name,) in self._pg.execute("SELECT name FROM users")),
-            )
-        return rows, head.hash if head is not None else GENESIS
+    def _audit_table_present(self) -> bool:
+        (present,) = self._pg.execute("SELECT to_regclass('audit') IS NOT NULL").fetchone()
+        return bool(present)
 
     # The append-only triggers as the schema makes them: name → (event, level).
     _AUDIT_TRIGGERS = {

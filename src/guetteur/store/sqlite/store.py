@@ -12,7 +12,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -958,6 +958,26 @@ class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore, JobS
         for row_id, at, actor, action, detail, prev, digest in rows:
             yield AuditRow(row_id, at, actor, action, json.loads(detail), prev, digest)
 
+    @contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """The block's reads see one snapshot of the store (inside a transaction
+        already open, that one's)."""
+        with self._lock:
+            began = not self._db.in_transaction
+            if began:
+                self._db.execute("BEGIN")
+            try:
+                yield
+            finally:
+                if began:
+                    self._db.execute("COMMIT")
+
+    def _audit_table_present(self) -> bool:
+        return (
+            self._one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit'")
+            is not None
+        )
+
     def verify_audit(self, extends: ChainHead | None = None) -> tuple[int, str]:
         """(rows, head hash) of an intact, protected and complete chain.
 
@@ -966,35 +986,26 @@ class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore, JobS
         append-only triggers are missing or altered, or when a stored document or
         user has no audit record.
         """
-        with self._lock:
-            began = not self._db.in_transaction
-            if began:
-                # One read snapshot: an append by another process between reading
-                # the head and the rows must not look like tampering.
-                self._db.execute("BEGIN")
-            try:
-                # The table first (nothing to read without it), then the chain, so
-                # an edited row is named; then what makes a consistent rewrite
-                # possible (no triggers), then what the log does not account for.
-                if not self._one(
-                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit'"
-                ):
-                    raise AuditIntegrityError("the audit table is missing (dropped)")
-                count = self.get_setting("audit_head_count")
-                digest = self.get_setting("audit_head_hash")
-                head = None
-                if count is not None or digest is not None:
-                    head = ChainHead(int(count or 0), digest or GENESIS)
-                traces = TraceIndex()
-                rows = verify_chain(traces.noting(self.audit_rows()), head, extends)
-                self._check_audit_protection()
-                traces.check(
-                    (doc_id for (doc_id,) in self._db.execute("SELECT id FROM documents")),
-                    (name for (name,) in self._db.execute("SELECT name FROM users")),
-                )
-            finally:
-                if began:
-                    self._db.execute("COMMIT")
+        # One read snapshot: an append by another process between reading the
+        # head and the rows must not look like tampering.
+        with self._snapshot():
+            # The table first (nothing to read without it), then the chain, so
+            # an edited row is named; then what makes a consistent rewrite
+            # possible (no triggers), then what the log does not account for.
+            if not self._audit_table_present():
+                raise AuditIntegrityError("the audit table is missing (dropped)")
+            count = self.get_setting("audit_head_count")
+            digest = self.get_setting("audit_head_hash")
+            head = None
+            if count is not None or digest is not None:
+                head = ChainHead(int(count or 0), digest or GENESIS)
+            traces = TraceIndex()
+            rows = verify_chain(traces.noting(self.audit_rows()), head, extends)
+            self._check_audit_protection()
+            traces.check(
+                (doc_id for (doc_id,) in self._db.execute("SELECT id FROM documents")),
+                (name for (name,) in self._db.execute("SELECT name FROM users")),
+            )
         return rows, head.hash if head is not None else GENESIS
 
     def _check_audit_protection(self) -> None:
