@@ -317,20 +317,8 @@ class PostgresStore(SQLiteStore):
         f"THEN substr(c.text, 1, {GROWN_OPENING_CHARS}) ELSE c.text END",
     )
 
-    @contextmanager
-    def _snapshot(self) -> Iterator[None]:
-        """The block's reads see one snapshot of the database (inside a transaction
-        already open, that one's): REPEATABLE READ, for PostgreSQL's default reads
-        each statement's own."""
-        with self._lock:
-            began = not self._db.in_transaction
-            if began:
-                self._pg.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            try:
-                yield
-            finally:
-                if began:
-                    self._pg.execute("COMMIT")
+    # `_snapshot`'s transaction: PostgreSQL's default reads each statement's own.
+    _BEGIN_SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
     def search_text(self, query: str, clearance: Clearance, limit: int) -> list[ChunkHit]:
         """BM25 from the statistics of readable passages only (postgres/fulltext.py),

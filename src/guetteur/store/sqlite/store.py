@@ -958,6 +958,10 @@ class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore, JobS
         for row_id, at, actor, action, detail, prev, digest in rows:
             yield AuditRow(row_id, at, actor, action, json.loads(detail), prev, digest)
 
+    # Opens a read transaction whose reads see one snapshot (SQLite's deferred
+    # BEGIN takes it at the first read; PostgreSQL's store says REPEATABLE READ).
+    _BEGIN_SNAPSHOT = "BEGIN"
+
     @contextmanager
     def _snapshot(self) -> Iterator[None]:
         """The block's reads see one snapshot of the store (inside a transaction
@@ -965,7 +969,7 @@ class SQLiteStore(EntityStore, CredentialStore, TrackStore, LogisticsStore, JobS
         with self._lock:
             began = not self._db.in_transaction
             if began:
-                self._db.execute("BEGIN")
+                self._db.execute(self._BEGIN_SNAPSHOT)
             try:
                 yield
             finally:
