@@ -337,14 +337,6 @@ class PostgresStore(SQLiteStore):
         by_id = {row[0]: row for row in rows}
         return self._hits([(*by_id[p.chunk_id], p.score) for p in ranked])
 
-    def readable_passages(self, clearance: Clearance) -> int:
-        """How many passages `clearance` may read (from the per-marking counts)."""
-        (count,) = self._pg.execute(
-            "SELECT COALESCE(SUM(passages), 0) FROM marking_passages WHERE marking_id = ANY(%s)",
-            (self.readable_marking_ids(clearance),),
-        ).fetchone() or (0,)
-        return int(count)
-
     def search_vector(self, vector: Vector, clearance: Clearance, limit: int) -> list[ChunkHit]:
         """Cosine similarity: approximate (HNSW), searched in each readable marking's index.
 
