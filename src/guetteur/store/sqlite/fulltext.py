@@ -382,15 +382,18 @@ class _Candidates:
             setattr(self, name, grown)
 
     def ids(self) -> npt.NDArray[np.int64]:
+        """The candidates, in passage id order."""
         if self._ids is None:
             self._ids = np.flatnonzero(self.held)
         return self._ids
 
-    def where(self, read: PhrasePostings) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
-        """The passages of `read` that are candidates, and where they sit in it."""
-        inside = read.chunk_ids < len(self.held)
-        inside[inside] = self.held[read.chunk_ids[inside]]
-        return read.chunk_ids[inside], inside
+    def where(
+        self, chunk_ids: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+        """The passages of `chunk_ids` that are candidates, and where they sit in it."""
+        self._reach(chunk_ids)
+        inside = self.held[chunk_ids]
+        return chunk_ids[inside], inside
 
     def add(self, read: PhrasePostings, idf: float, weight: int, average_length: float) -> None:
         self._reach(read.chunk_ids)
@@ -403,11 +406,15 @@ class _Candidates:
 
     def raise_by(
         self, read: PhrasePostings, idf: float, weight: int, average_length: float
-    ) -> None:
-        """Add a phrase's gains to the candidates that hold it (and no others)."""
-        ids, inside = self.where(read)
+    ) -> PhrasePostings:
+        """Add a phrase's gains to the candidates that hold it (and no others);
+        return its postings in those candidates, its gains in place of
+        frequencies (what the final sum adds again)."""
+        ids, inside = self.where(read.chunk_ids)
         norms = K1 * (1.0 - B + B * self.lengths[ids] / average_length)
-        self.partial[ids] += weight * _gains(idf, read.frequencies[inside], norms)
+        gains = _gains(idf, read.frequencies[inside], norms)
+        self.partial[ids] += weight * gains
+        return PhrasePostings(ids, gains, np.zeros(0))
 
     def keep(self, ids: npt.NDArray[np.int64], kept: npt.NDArray[np.bool_]) -> None:
         """Keep of `ids` (the candidates, `ids()`) those where `kept` holds."""
@@ -457,43 +464,60 @@ def score_passages(
     # Long phrases first (already read), then the rarest; ties by query order.
     order = sorted(idf, key=lambda t: (t not in read, -bound[t], phrases.index(t)))
     candidates = _Candidates(source.largest_id())
+    # The gains of each phrase read once pruning has begun, in the candidates
+    # then: the final sum adds them again, without their other postings.
+    gained: dict[tuple[str, ...], PhrasePostings] = {}
     pruning = False
     for number, tokens in enumerate(order):
         rest = math.fsum(bound[t] for t in order[number:])
-        ids = candidates.ids()
-        cut = candidates.cut(ids, limit, rest)
-        # Once the phrases left cannot lift a passage holding none of those read
-        # to the cut, no other passage can make it: from then on only the
-        # candidates that still can are kept, and the phrases looked up in them.
-        # (The cut only rises and `rest` only falls: once pruning, a cut is found.)
-        pruning = pruning or (cut is not None and rest < cut * (1.0 - _MARGIN))
+        # No lower bound can pass what the phrases read may add at most: while
+        # that is not above `rest`, no cut can prune, and none is looked for.
+        if pruning or math.fsum(bound[t] for t in order[:number]) > rest:
+            ids = candidates.ids()
+            cut = candidates.cut(ids, limit, rest)
+            # Once the phrases left cannot lift a passage holding none of those
+            # read to the cut, no other passage can make it: from then on only
+            # the candidates that still can are kept, and the phrases looked up
+            # in them. (The cut only rises and `rest` only falls: once pruning,
+            # a cut is found.)
+            pruning = pruning or (cut is not None and rest < cut * (1.0 - _MARGIN))
         if pruning:
             assert cut is not None
             candidates.keep(ids, candidates.partial[ids] + rest >= cut * (1.0 - _MARGIN))
-            if tokens not in read:
+            found = read.pop(tokens, None)
+            if found is None:
                 ids = candidates.ids()
                 if len(ids) * source.lookup_cost < held[tokens]:
-                    read[tokens] = source.looked_up(_PAIR.join(tokens), ids)
+                    found = source.looked_up(_PAIR.join(tokens), ids)
                 else:
-                    read[tokens] = source.whole(_PAIR.join(tokens))
-            candidates.raise_by(read[tokens], idf[tokens], weights[tokens], average_length)
+                    found = source.whole(_PAIR.join(tokens))
+            gained[tokens] = candidates.raise_by(
+                found, idf[tokens], weights[tokens], average_length
+            )
             continue
         if tokens not in read:
             read[tokens] = source.whole(_PAIR.join(tokens))
         candidates.add(read[tokens], idf[tokens], weights[tokens], average_length)
-    scores = np.zeros(len(candidates.held))
-    for tokens in phrases:
-        if tokens in idf:
-            ids, inside = candidates.where(read[tokens])
-            norms = K1 * (1.0 - B + B * candidates.lengths[ids] / average_length)
-            scores[ids] += _gains(idf[tokens], read[tokens].frequencies[inside], norms)
+    # The candidates' scores, summed again in query order (`chosen` is sorted).
     chosen = candidates.ids()
+    scores = np.zeros(len(chosen))
+    for tokens in phrases:
+        if tokens in gained:
+            ids, inside = candidates.where(gained[tokens].chunk_ids)
+            gains = gained[tokens].frequencies[inside]
+        elif tokens in idf:
+            ids, inside = candidates.where(read[tokens].chunk_ids)
+            norms = K1 * (1.0 - B + B * candidates.lengths[ids] / average_length)
+            gains = _gains(idf[tokens], read[tokens].frequencies[inside], norms)
+        else:
+            continue
+        scores[np.searchsorted(chosen, ids)] += gains
     if len(chosen) > limit:
         # Everything tied with the limit-th score stays: ties fall to document
         # and offset, which the caller reads for these passages only.
-        last = np.partition(scores[chosen], len(chosen) - limit)[len(chosen) - limit]
-        chosen = chosen[scores[chosen] >= last]
-    return dict(zip(chosen.tolist(), scores[chosen].tolist(), strict=True))
+        kept = scores >= np.partition(scores, len(chosen) - limit)[len(chosen) - limit]
+        chosen, scores = chosen[kept], scores[kept]
+    return dict(zip(chosen.tolist(), scores.tolist(), strict=True))
 
 
 def _positional_postings(db: Any, tokens: Sequence[str]) -> Postings:
