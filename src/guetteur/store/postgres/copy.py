@@ -27,7 +27,7 @@ import numpy as np
 
 from guetteur._exceptions import WorkspaceError
 from guetteur.store.postgres.fulltext import pack_postings
-from guetteur.store.postgres.schema import vector_index_sql
+from guetteur.store.postgres.schema import build_vector_index, marking_ids
 from guetteur.store.postgres.store import PostgresStore
 from guetteur.store.sqlite.store import SQLiteStore
 
@@ -207,9 +207,8 @@ def _copy(
                 f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
                 f"COALESCE((SELECT MAX({column}) FROM {table}), 0) + 1, false)"
             )
-        pg.execute("SET LOCAL maintenance_work_mem = '512MB'")
-        for (marking_id,) in pg.execute("SELECT id FROM markings ORDER BY id").fetchall():
-            pg.execute(vector_index_sql(marking_id))
+        for marking_id in marking_ids(pg):
+            build_vector_index(pg, marking_id)
     target._markings.clear()
     target._marking_ids.clear()
     target._id_key = target._workspace_id_key()

@@ -39,7 +39,15 @@ from guetteur.store.postgres.fulltext import (
     passage_terms,
 )
 
-__all__ = ["MIGRATIONS", "SCHEMA_LOCK", "migrate", "vector_index_sql"]
+__all__ = [
+    "INDEX_BUILD_MEMORY",
+    "MIGRATIONS",
+    "SCHEMA_LOCK",
+    "build_vector_index",
+    "marking_ids",
+    "migrate",
+    "vector_index_sql",
+]
 
 # Session advisory lock held while migrating: two processes opening a new
 # database at once apply each migration once.
@@ -515,7 +523,7 @@ MIGRATIONS: list[str] = [
     # 6 → 7: every marking's HNSW index made again with a denser graph
     # (HNSW_BUILD; `_rebuild_vector_indexes`), so that fewer candidates per
     # scan find more of the true neighbours. Memory for the builds, this
-    # transaction only:
+    # transaction only (`build_vector_index` now sets its own as well):
     "SET LOCAL maintenance_work_mem = '512MB'",
     # 7 → 8: each large block's skips, the passage id that opens each segment
     # of SEGMENT_BYTES (fulltext.py): once pruning has begun, ranking reads only
@@ -558,11 +566,31 @@ def vector_index_sql(marking_id: int) -> str:
     )
 
 
+# Memory for building one marking's HNSW graph whole: 100,000 passages' graph
+# is about 300 MB; a larger one spills to disk, slower.
+INDEX_BUILD_MEMORY = "1GB"
+
+
+def marking_ids(connection: Any) -> list[int]:
+    """Every marking's id, in order (each has its own vector index)."""
+    return [int(m) for (m,) in connection.execute("SELECT id FROM markings ORDER BY id")]
+
+
+def build_vector_index(connection: Any, marking_id: int, *, again: bool = False) -> None:
+    """One marking's vector index built whole, in the connection's open
+    transaction, with the memory to hold its graph; with `again`, dropped
+    first and made as `vector_index_sql` makes it now. (pgvector builds a
+    graph in memory far faster than it links one vector at a time.)"""
+    connection.execute(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")
+    if again:
+        connection.execute(f"DROP INDEX IF EXISTS chunks_embedding_m{int(marking_id)}")
+    connection.execute(vector_index_sql(marking_id))
+
+
 def _rebuild_vector_indexes(connection: Any) -> None:
     """Every marking's vector index again, as `vector_index_sql` makes it now."""
-    for (marking_id,) in connection.execute("SELECT id FROM markings ORDER BY id").fetchall():
-        connection.execute(f"DROP INDEX IF EXISTS chunks_embedding_m{int(marking_id)}")
-        connection.execute(vector_index_sql(marking_id))
+    for marking_id in marking_ids(connection):
+        build_vector_index(connection, marking_id, again=True)
 
 
 def _count_passage_terms(connection: Any) -> None:

@@ -53,7 +53,12 @@ from guetteur.store.base import (
 )
 from guetteur.store.postgres._dialect import Connection
 from guetteur.store.postgres.fulltext import PostgresSource, count_postings
-from guetteur.store.postgres.schema import migrate, vector_index_sql
+from guetteur.store.postgres.schema import (
+    build_vector_index,
+    marking_ids,
+    migrate,
+    vector_index_sql,
+)
 from guetteur.store.sqlite import postings
 from guetteur.store.sqlite._common import iso
 from guetteur.store.sqlite.fulltext import passage_term_rows, rank_passages
@@ -85,11 +90,6 @@ EF_BUDGET = 200
 def ef_search_for(graphs: int) -> int:
     """hnsw.ef_search for a reader whose readable passages sit in `graphs` markings."""
     return max(EF_SEARCH, EF_BUDGET // max(graphs, 1))
-
-
-# Memory for building one marking's HNSW graph whole (`build_vector_indexes`):
-# 100,000 passages' graph is about 300 MB; a larger one spills to disk, slower.
-_INDEX_BUILD_MEMORY = "1GB"
 
 
 # Passages whose term counts go in one COPY (postings may be written between two).
@@ -202,10 +202,9 @@ class PostgresStore(SQLiteStore):
 
     def build_vector_indexes(self) -> None:
         """Every marking's vector index that is missing, built in one pass each."""
-        for (marking_id,) in self._pg.execute("SELECT id FROM markings ORDER BY id").fetchall():
+        for marking_id in marking_ids(self._pg):
             with self._transaction():  # one marking at a time: writers wait for one build
-                self._pg.execute(f"SET LOCAL maintenance_work_mem = '{_INDEX_BUILD_MEMORY}'")
-                self._pg.execute(vector_index_sql(marking_id))
+                build_vector_index(self._pg, marking_id)
 
     # ---------------------------------------------------------------- documents
     def add_documents(self, batch: Sequence[NewDocument]) -> list[str]:
