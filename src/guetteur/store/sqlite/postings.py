@@ -144,11 +144,15 @@ def append(db: Any, pending: Mapping[tuple[str, int], npt.NDArray[Any]]) -> None
         return
     held: defaultdict[tuple[str, int], list[tuple[int, int, int]]] = defaultdict(list)
     terms = sorted({term for term, _ in wanted})
+    # Only the batch's markings: a batch of one marking's reports need not read
+    # the blocks of the others (each key's, through the index on term and marking).
+    markings = json.dumps(sorted({marking_id for _, marking_id in wanted}))
     for start in range(0, len(terms), _CHUNK):
         for term, marking_id, rowid, block, count in db.execute(
             "SELECT term, marking_id, rowid, block, postings FROM term_blocks "
-            "WHERE term IN (SELECT value FROM json_each(?))",
-            (json.dumps(terms[start : start + _CHUNK]),),
+            "WHERE term IN (SELECT value FROM json_each(?)) "
+            "AND marking_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(terms[start : start + _CHUNK]), markings),
         ):
             if (term, marking_id) in wanted:
                 held[(term, marking_id)].append((rowid, block, count))
