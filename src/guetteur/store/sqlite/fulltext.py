@@ -406,15 +406,15 @@ class _Candidates:
 
     def raise_by(
         self, read: PhrasePostings, idf: float, weight: int, average_length: float
-    ) -> PhrasePostings:
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
         """Add a phrase's gains to the candidates that hold it (and no others);
-        return its postings in those candidates, its gains in place of
-        frequencies (what the final sum adds again)."""
+        return those candidates and the phrase's gain in each (what the final
+        sum adds again)."""
         ids, inside = self.where(read.chunk_ids)
         norms = K1 * (1.0 - B + B * self.lengths[ids] / average_length)
         gains = _gains(idf, read.frequencies[inside], norms)
         self.partial[ids] += weight * gains
-        return PhrasePostings(ids, gains, np.zeros(0))
+        return ids, gains
 
     def keep(self, ids: npt.NDArray[np.int64], kept: npt.NDArray[np.bool_]) -> None:
         """Keep of `ids` (the candidates, `ids()`) those where `kept` holds."""
@@ -466,7 +466,7 @@ def score_passages(
     candidates = _Candidates(source.largest_id())
     # The gains of each phrase read once pruning has begun, in the candidates
     # then: the final sum adds them again, without their other postings.
-    gained: dict[tuple[str, ...], PhrasePostings] = {}
+    gained: dict[tuple[str, ...], tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]] = {}
     pruning = False
     for number, tokens in enumerate(order):
         rest = math.fsum(bound[t] for t in order[number:])
@@ -503,8 +503,9 @@ def score_passages(
     scores = np.zeros(len(chosen))
     for tokens in phrases:
         if tokens in gained:
-            ids, inside = candidates.where(gained[tokens].chunk_ids)
-            gains = gained[tokens].frequencies[inside]
+            ids, gains = gained[tokens]
+            ids, inside = candidates.where(ids)
+            gains = gains[inside]
         elif tokens in idf:
             ids, inside = candidates.where(read[tokens].chunk_ids)
             norms = K1 * (1.0 - B + B * candidates.lengths[ids] / average_length)
