@@ -41,9 +41,7 @@ from psycopg.types import TypeInfo
 
 from guetteur._exceptions import WorkspaceError
 from guetteur.model import Clearance, Marking
-from guetteur.security.audit import (
-    AuditIntegrityError,
-)
+from guetteur.security.audit import AuditIntegrityError
 from guetteur.store.base import (
     GROWN_OPENING_CHARS,
     PASSAGE_CHARS,
@@ -193,7 +191,7 @@ class PostgresStore(SQLiteStore):
         self._indexes_deferred = True
         try:
             with self._transaction():
-                for (marking_id,) in self._pg.execute("SELECT id FROM markings").fetchall():
+                for marking_id in marking_ids(self._pg):
                     self._pg.execute(f"DROP INDEX IF EXISTS chunks_embedding_m{int(marking_id)}")
             yield
         finally:
